@@ -1,0 +1,116 @@
+"""Many independent copies of one network, stored stacked and run as one vectorized call.
+
+Every parameter and buffer of the copies is one tensor with a leading copy dimension, so a sampler that works
+elementwise (SGHMC, SGLD, Adam) updates all copies with a single optimizer and a few fused kernels, and
+``torch.func.vmap`` runs all copies in one call. Each copy keeps its own batch-norm statistics: a copy's
+batch norm sees only the batch that copy is evaluated on.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping
+
+import torch
+from torch import Tensor, nn
+from torch.func import functional_call, stack_module_state, vmap
+
+from bayesgan.models.layers import frozen_running_stats
+
+State = dict[str, Tensor]
+
+
+def _slot(name: str) -> str:
+    # Parameter names may not contain dots.
+    return name.replace(".", "__")
+
+
+class Ensemble(nn.Module):
+    """``num_copies`` independently initialised copies of ``factory()``.
+
+    Call conventions (C = copies, B = batch):
+      - ``ens(x)``: ``x`` is ``[C, B, ...]``, copy c sees ``x[c]``; returns ``[C, B, ...]``.
+      - ``ens(x, shared_input=True)``: ``x`` is ``[B, ...]``, every copy sees it.
+      - ``ens.cross(x)``: ``x`` is ``[G, B, ...]``; every copy sees every one of the G batches, each as its
+        own batch-norm batch, without touching running statistics; returns ``[C, G, B, ...]``.
+    ``state=`` evaluates other stacked weights (a posterior-bank snapshot) with this architecture;
+    ``detach=True`` evaluates the current weights as constants (no gradient reaches this ensemble).
+    """
+
+    def __init__(self, factory: Callable[[], nn.Module], num_copies: int) -> None:
+        super().__init__()
+        if num_copies < 1:
+            raise ValueError(f"an ensemble needs at least one copy, got num_copies={num_copies}")
+        copies = [factory() for _ in range(num_copies)]
+        params, buffers = stack_module_state(copies)
+        self.num_copies = num_copies
+        # The skeleton only supplies the architecture to functional_call; it is kept out of the module tree
+        # so it owns no parameters, is not moved between devices and is not saved.
+        object.__setattr__(self, "_skeleton", copies[0])
+        self.param_names = list(params)
+        self.buffer_names = list(buffers)
+        self.stacked_params = nn.Module()
+        self.stacked_buffers = nn.Module()
+        for name, value in params.items():
+            self.stacked_params.register_parameter(_slot(name), nn.Parameter(value.detach().clone()))
+        for name, value in buffers.items():
+            self.stacked_buffers.register_buffer(_slot(name), value.clone())
+
+    # -- state ---------------------------------------------------------------------------------------------
+    def current_state(self, *, detach: bool = False) -> State:
+        state = {n: getattr(self.stacked_params, _slot(n)) for n in self.param_names}
+        if detach:
+            state = {n: t.detach() for n, t in state.items()}
+        state.update({n: getattr(self.stacked_buffers, _slot(n)) for n in self.buffer_names})
+        return state
+
+    def snapshot(self) -> State:
+        """A detached CPU copy of every parameter and buffer (stacked), e.g. for the posterior bank."""
+        return {n: t.detach().to("cpu", copy=True) for n, t in self.current_state().items()}
+
+    def load_snapshot(self, state: Mapping[str, Tensor]) -> None:
+        with torch.no_grad():
+            for name, target in self.current_state().items():
+                target.copy_(state[name])
+
+    def member(self, index: int, state: Mapping[str, Tensor] | None = None) -> nn.Module:
+        """Copy ``index`` as an ordinary module (for export, inspection and loop references)."""
+        state = self.current_state() if state is None else state
+        module = copy.deepcopy(self._skeleton)
+        module.load_state_dict({n: t[index].detach().clone() for n, t in state.items()})
+        return module.to(next(iter(state.values())).device).train(self.training)
+
+    def train(self, mode: bool = True) -> Ensemble:
+        super().train(mode)
+        self._skeleton.train(mode)
+        return self
+
+    # -- evaluation ----------------------------------------------------------------------------------------
+    def _call(self, params: State, buffers: State, x: Tensor) -> Tensor:
+        return functional_call(self._skeleton, (params, buffers), (x,))
+
+    def _split(self, state: Mapping[str, Tensor] | None, detach: bool) -> tuple[State, State]:
+        if state is None:
+            state = self.current_state(detach=detach)
+        else:
+            device = getattr(self.stacked_params, _slot(self.param_names[0])).device
+            state = {n: t.to(device) for n, t in state.items()}
+        params = {n: state[n] for n in self.param_names}
+        return params, {n: state[n] for n in self.buffer_names}
+
+    def forward(
+        self,
+        x: Tensor,
+        *,
+        shared_input: bool = False,
+        state: Mapping[str, Tensor] | None = None,
+        detach: bool = False,
+    ) -> Tensor:
+        params, buffers = self._split(state, detach)
+        return vmap(self._call, in_dims=(0, 0, None if shared_input else 0))(params, buffers, x)
+
+    def cross(self, x: Tensor, *, state: Mapping[str, Tensor] | None = None, detach: bool = False) -> Tensor:
+        params, buffers = self._split(state, detach)
+        per_batch = vmap(self._call, in_dims=(None, None, 0))
+        with frozen_running_stats():
+            return vmap(per_batch, in_dims=(0, 0, None))(params, buffers, x)
