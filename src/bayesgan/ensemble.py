@@ -9,6 +9,7 @@ batch norm sees only the batch that copy is evaluated on.
 from __future__ import annotations
 
 import copy
+from contextlib import nullcontext
 from collections.abc import Callable, Mapping
 
 import torch
@@ -107,7 +108,10 @@ class Ensemble(nn.Module):
         detach: bool = False,
     ) -> Tensor:
         params, buffers = self._split(state, detach)
-        return vmap(self._call, in_dims=(0, 0, None if shared_input else 0))(params, buffers, x)
+        # A snapshot is evaluated read-only: its running statistics must not drift (the bank keeps them).
+        freeze = frozen_running_stats() if state is not None else nullcontext()
+        with freeze:
+            return vmap(self._call, in_dims=(0, 0, None if shared_input else 0))(params, buffers, x)
 
     def cross(self, x: Tensor, *, state: Mapping[str, Tensor] | None = None, detach: bool = False) -> Tensor:
         params, buffers = self._split(state, detach)

@@ -1,0 +1,83 @@
+"""Fully connected generator and discriminator (reference §3.3: the authors' synthetic MLPs).
+
+For vector data (2-D points, the 100-D synthetic experiment) and usable on small images: the discriminator
+flattens its input; the generator reshapes its output to the data shape and, for images (C, H, W), ends in
+tanh so samples lie in [-1, 1]. Vector outputs stay linear, as in the authors' synthetic generator.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from torch import nn
+
+from bayesgan.models.dcgan import init_normal
+
+_ACTIVATIONS: dict[str, Callable[[float], nn.Module]] = {
+    "leaky_relu": lambda slope: nn.LeakyReLU(slope),
+    "relu": lambda _: nn.ReLU(),
+    "elu": lambda _: nn.ELU(),
+    "gelu": lambda _: nn.GELU(),
+    "silu": lambda _: nn.SiLU(),
+    "softplus": lambda _: nn.Softplus(),
+    "tanh": lambda _: nn.Tanh(),
+}
+
+
+def _check_shape(data_shape: Sequence[int]) -> tuple[int, ...]:
+    shape = tuple(int(s) for s in data_shape)
+    if len(shape) == 0 or min(shape) < 1:
+        raise ValueError(f"MLP needs a non-empty data_shape of positive sizes, got data_shape={shape}")
+    return shape
+
+
+@dataclass
+class MLP:
+    """MLP family: ``depth`` hidden layers of width ``hidden``, no batch norm, N(0, 0.02²) init.
+
+    Presets: Edward's GAN (hidden=128, depth=1) and the paper's synthetic experiment (hidden=1000, depth=1,
+    z_dim=10). ``depth=0`` gives linear maps.
+    """
+
+    z_dim: int = 10
+    hidden: int = 128
+    depth: int = 1
+    activation: str = "leaky_relu"
+    negative_slope: float = 0.2
+
+    def __post_init__(self) -> None:
+        if self.z_dim < 1 or self.hidden < 1 or self.depth < 0:
+            raise ValueError(f"MLP needs z_dim ≥ 1, hidden ≥ 1 and depth ≥ 0, got {self}")
+        if self.activation not in _ACTIVATIONS:
+            choices = sorted(_ACTIVATIONS)
+            raise ValueError(f"unknown MLP activation {self.activation!r}; choose from {choices}")
+
+    def _stack(self, in_dim: int, out_dim: int) -> OrderedDict[str, nn.Module]:
+        layers: OrderedDict[str, nn.Module] = OrderedDict()
+        for i in range(self.depth):
+            layers[f"fc{i}"] = nn.Linear(in_dim if i == 0 else self.hidden, self.hidden)
+            layers[f"act{i}"] = _ACTIVATIONS[self.activation](self.negative_slope)
+        layers["out"] = nn.Linear(self.hidden if self.depth else in_dim, out_dim)
+        return layers
+
+    def build_generator(self, data_shape: tuple[int, ...]) -> nn.Module:
+        """z ``[B, z_dim]`` → x ``[B, *data_shape]`` (tanh for images, linear otherwise)."""
+        shape = _check_shape(data_shape)
+        layers = self._stack(self.z_dim, math.prod(shape))
+        if len(shape) == 3:
+            layers["tanh"] = nn.Tanh()
+        if len(shape) > 1:
+            layers["reshape"] = nn.Unflatten(1, shape)
+        return init_normal(nn.Sequential(layers))
+
+    def build_discriminator(self, data_shape: tuple[int, ...], num_logits: int) -> nn.Module:
+        """x ``[B, *data_shape]`` → logits ``[B, num_logits]``."""
+        shape = _check_shape(data_shape)
+        if num_logits < 1:
+            raise ValueError(f"num_logits must be positive, got {num_logits}")
+        layers: OrderedDict[str, nn.Module] = OrderedDict(flatten=nn.Flatten())
+        layers.update(self._stack(math.prod(shape), num_logits))
+        return init_normal(nn.Sequential(layers))

@@ -1,0 +1,195 @@
+"""The vectorized Ensemble equals a per-copy Python loop over ``ens.member(i)`` (outputs, running
+statistics and gradients), for the DCGAN and MLP families."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+import torch
+from torch import Tensor, nn
+
+from bayesgan.ensemble import Ensemble
+from bayesgan.models import DCGAN, MLP
+from bayesgan.models.layers import frozen_running_stats
+
+C, B, K = 3, 6, 4  # copies, batch, logits
+ATOL = 1e-5
+
+IMAGE = (1, 28, 28)
+DCGAN_SMALL = DCGAN(z_dim=16, width=8)
+MLP_SMALL = MLP(z_dim=5, hidden=16, depth=2)
+
+# name → (factory, input shape of one example)
+NETS: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
+    "dcgan_d": (lambda: DCGAN_SMALL.build_discriminator(IMAGE, K), IMAGE),
+    "dcgan_g": (lambda: DCGAN_SMALL.build_generator(IMAGE), (16,)),
+    "mlp_d": (lambda: MLP_SMALL.build_discriminator((2,), K), (2,)),
+    "mlp_g": (lambda: MLP_SMALL.build_generator((1, 8, 8)), (5,)),
+}
+
+
+@pytest.fixture(params=list(NETS))
+def case(request: pytest.FixtureRequest) -> tuple[Ensemble, tuple[int, ...]]:
+    torch.manual_seed(0)
+    factory, in_shape = NETS[request.param]
+    return Ensemble(factory, C), in_shape
+
+
+def members(ens: Ensemble) -> list[nn.Module]:
+    return [ens.member(i) for i in range(ens.num_copies)]
+
+
+def close(a: Tensor, b: Tensor) -> bool:
+    return torch.allclose(a, b, atol=ATOL, rtol=ATOL)
+
+
+def assert_buffers_match(ens: Ensemble, refs: list[nn.Module]) -> None:
+    state = ens.current_state()
+    for i, ref in enumerate(refs):
+        for name, buf in ref.named_buffers():
+            assert close(state[name][i], buf), (i, name)
+
+
+def warm_up(ens: Ensemble, in_shape: tuple[int, ...]) -> None:
+    """One train-mode step so running statistics differ from their 0/1 initial values."""
+    with torch.no_grad():
+        ens(torch.randn(C, B, *in_shape) * 2 + 0.5)
+
+
+def test_copies_are_independent(case: tuple[Ensemble, tuple[int, ...]]) -> None:
+    ens, _ = case
+    for name in ens.param_names:
+        t = ens.current_state()[name]
+        if "bias" not in name:
+            assert not torch.equal(t[0], t[1]), name
+
+
+def test_train_forward_matches_loop(case: tuple[Ensemble, tuple[int, ...]]) -> None:
+    ens, in_shape = case
+    ens.train()
+    refs = members(ens)
+    x = torch.randn(C, B, *in_shape)
+    out = ens(x)
+    assert out.shape[:2] == (C, B)
+    for i, ref in enumerate(refs):
+        assert ref.training
+        assert close(out[i], ref(x[i])), i
+    assert_buffers_match(ens, refs)  # each copy updated its own running statistics
+
+
+def test_eval_forward_matches_loop(case: tuple[Ensemble, tuple[int, ...]]) -> None:
+    ens, in_shape = case
+    warm_up(ens, in_shape)
+    ens.eval()
+    refs = members(ens)
+    before = ens.snapshot()
+    x = torch.randn(C, B, *in_shape)
+    out = ens(x)
+    for i, ref in enumerate(refs):
+        assert not ref.training
+        assert close(out[i], ref(x[i])), i
+    for name, t in ens.current_state().items():
+        assert torch.equal(t, before[name]), name  # eval mode never touches running statistics
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_shared_input_matches_loop(case: tuple[Ensemble, tuple[int, ...]], train: bool) -> None:
+    ens, in_shape = case
+    warm_up(ens, in_shape)
+    ens.train(train)
+    refs = members(ens)
+    x = torch.randn(B, *in_shape)
+    out = ens(x, shared_input=True)
+    for i, ref in enumerate(refs):
+        assert close(out[i], ref(x)), i
+    assert_buffers_match(ens, refs)
+
+
+def test_cross_matches_loop(case: tuple[Ensemble, tuple[int, ...]]) -> None:
+    ens, in_shape = case
+    warm_up(ens, in_shape)
+    ens.train()
+    refs = members(ens)
+    before = ens.snapshot()
+    n_batches = 2
+    # Batches with very different statistics: a shared BN batch would mix them and fail the comparison.
+    x = torch.randn(n_batches, B, *in_shape) * torch.tensor([1.0, 5.0]).view(-1, *[1] * (1 + len(in_shape)))
+    out = ens.cross(x)
+    assert out.shape[:3] == (C, n_batches, B)
+    with frozen_running_stats():
+        for c, ref in enumerate(refs):
+            for g in range(n_batches):
+                assert close(out[c, g], ref(x[g])), (c, g)
+    for name, t in ens.current_state().items():
+        assert torch.equal(t, before[name]), name  # running statistics untouched
+
+
+def test_gradients_match_loop(case: tuple[Ensemble, tuple[int, ...]]) -> None:
+    ens, in_shape = case
+    warm_up(ens, in_shape)
+    ens.train()
+    refs = members(ens)
+    x = torch.randn(C, B, *in_shape)
+    out = ens(x)
+    weights = torch.randn(out.shape[1:])  # a non-trivial scalar loss per copy
+
+    def loss(y: Tensor) -> Tensor:
+        return (torch.sin(y) * weights).sum()
+
+    total = sum(loss(y) for y in out)
+    total.backward()
+    for i, ref in enumerate(refs):
+        loss(ref(x[i])).backward()
+    assert_buffers_match(ens, refs)
+    state = ens.current_state()
+    for i, ref in enumerate(refs):
+        for name, p in ref.named_parameters():
+            assert p.grad is not None
+            assert close(state[name].grad[i], p.grad), (i, name)
+
+
+def test_detach_blocks_gradients(case: tuple[Ensemble, tuple[int, ...]]) -> None:
+    ens, in_shape = case
+    ens.eval()
+    x = torch.randn(C, B, *in_shape, requires_grad=True)
+    ens(x, detach=True).sum().backward()
+    assert all(p.grad is None for p in ens.parameters())
+    assert x.grad is not None
+
+
+def test_snapshot_round_trip_and_state_evaluation(case: tuple[Ensemble, tuple[int, ...]]) -> None:
+    ens, in_shape = case
+    warm_up(ens, in_shape)
+    ens.eval()  # eval mode: outputs depend on the running statistics too
+    x = torch.randn(C, B, *in_shape)
+    snap = ens.snapshot()
+    expected = ens(x).detach()
+    assert all(t.device.type == "cpu" and not t.requires_grad for t in snap.values())
+    # Move the live weights and statistics elsewhere.
+    with torch.no_grad():
+        for t in ens.current_state().values():
+            t.add_(0.1 * torch.randn_like(t)).abs_()
+    assert not close(ens(x), expected)
+    assert close(ens(x, state=snap), expected)  # a snapshot evaluated with this architecture
+    crossed = ens.cross(x[:1], state=snap)[:, 0]
+    for i in range(C):
+        assert close(crossed[i], ens.member(i, snap)(x[0])), i
+    ens.load_snapshot(snap)
+    assert close(ens(x), expected)
+    for name, t in ens.current_state().items():
+        assert torch.equal(t, snap[name]), name
+    # The snapshot is a copy: changing the live ensemble leaves it alone.
+    with torch.no_grad():
+        next(iter(ens.parameters())).add_(1.0)
+    assert not torch.equal(next(iter(ens.parameters())), snap[ens.param_names[0]])
+
+
+def test_train_mode_state_evaluation_leaves_snapshot_alone() -> None:
+    torch.manual_seed(0)
+    ens = Ensemble(NETS["dcgan_d"][0], C).train()
+    snap = ens.snapshot()
+    before = {n: t.clone() for n, t in snap.items()}
+    ens(torch.randn(C, B, *IMAGE), state=snap)
+    for name, t in snap.items():
+        assert torch.equal(t, before[name]), name
