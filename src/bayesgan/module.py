@@ -1,0 +1,240 @@
+"""The Bayesian GAN LightningModule: Algorithm 1 of Saatci & Wilson (2017) with manual optimization.
+
+One iteration: draw z for every generator copy; update every discriminator copy against the real minibatch
+and the fakes of *all* generator copies; draw fresh z; update every generator copy against *all*
+discriminator copies. Copies are vectorized ``Ensemble``s; the update rule is the sampler (an optimizer).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from torch import Tensor
+
+from bayesgan import losses
+from bayesgan.bank import PosteriorBank
+from bayesgan.ensemble import Ensemble
+from bayesgan.models import Architecture
+from bayesgan.models.layers import frozen_running_stats
+
+OptimizerFactory = Callable[..., torch.optim.Optimizer]
+
+
+@dataclass
+class PosteriorSpec:
+    """How the posterior is represented and sampled (the ``sampler`` config group).
+
+    J_g x M generator copies and J_d x M discriminator copies; ``optimizer`` builds the update rule from
+    (params, num_data=, batch_size=); ``gen_observed`` is the generator's effective number of observations
+    (the authors' flag; None = the dataset size). Burn-in, thinning and size govern the posterior bank.
+    """
+
+    optimizer: OptimizerFactory
+    name: str = "sghmc"
+    J_g: int = 1
+    J_d: int = 1
+    M: int = 1
+    gen_observed: int | None = None
+    burn_in: int = 0
+    thin: int = 100
+    bank_size: int = 0
+
+    def __post_init__(self) -> None:
+        for key in ("J_g", "J_d", "M"):
+            if int(getattr(self, key)) < 1:
+                raise ValueError(f"sampler.{key} must be >= 1, got {getattr(self, key)}")
+        if self.gen_observed is not None and self.gen_observed < 1:
+            raise ValueError(f"sampler.gen_observed must be >= 1 or null, got {self.gen_observed}")
+
+
+def _derived_generator(device: torch.device, *keys: int) -> torch.Generator:
+    # Randomness keyed by (seed, rank, iteration, ...) needs no state in checkpoints and resumes exactly.
+    seed = 0
+    for key in keys:
+        seed = (seed * 1_000_003 + int(key) + 1) % (2**62)
+    return torch.Generator(device=device).manual_seed(seed)
+
+
+class BayesGAN(pl.LightningModule):
+    """Bayesian GAN (or, with one copy each and the ``ml`` sampler, an ML-GAN) on data of ``data_shape``.
+
+    ``num_classes`` set means semi-supervised mode (K class logits + an implicit fake logit at 0);
+    ``num_data`` (N) and ``batch_size`` (global n) give the sampler the likelihood scale N/n.
+    """
+
+    def __init__(
+        self,
+        architecture: Architecture,
+        posterior: PosteriorSpec,
+        *,
+        data_shape: tuple[int, ...],
+        num_data: int,
+        batch_size: int,
+        num_classes: int | None = None,
+        z_prior: str = "uniform",
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if z_prior not in ("uniform", "normal"):
+            raise ValueError(f"z_prior must be 'uniform' or 'normal', got {z_prior!r}")
+        self.automatic_optimization = False
+        self.posterior, self.data_shape, self.z_dim = posterior, tuple(data_shape), architecture.z_dim
+        self.num_data, self.batch_size, self.num_classes = num_data, batch_size, num_classes
+        self.semi_supervised, self.z_prior, self.seed = num_classes is not None, z_prior, seed
+        num_logits = num_classes if self.semi_supervised else 1
+        self.generator = Ensemble(lambda: architecture.build_generator(self.data_shape), posterior.J_g * posterior.M)
+        self.discriminator = Ensemble(
+            lambda: architecture.build_discriminator(self.data_shape, num_logits), posterior.J_d * posterior.M
+        )
+        self.bank = PosteriorBank(posterior.burn_in, posterior.thin, posterior.bank_size)
+        self.iteration = 0
+
+    # -- optimisation --------------------------------------------------------------------------------------
+    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        gen_observed = self.posterior.gen_observed or self.num_data
+        build = self.posterior.optimizer
+        d_opt = build(self.discriminator.parameters(), num_data=self.num_data, batch_size=self.batch_size)
+        g_opt = build(self.generator.parameters(), num_data=gen_observed, batch_size=self.batch_size)
+        return [d_opt, g_opt]
+
+    def sample_z(self, copies: int, n: int, generator: torch.Generator | None = None) -> Tensor:
+        shape = (copies, n, self.z_dim)
+        if self.z_prior == "normal":
+            return torch.randn(shape, generator=generator, device=self.device)
+        return torch.rand(shape, generator=generator, device=self.device) * 2 - 1
+
+    def _iteration_z(self, n: int, phase: int) -> Tensor:
+        keys = (self.seed, self.global_rank, self.iteration, phase)
+        return self.sample_z(self.generator.num_copies, n, _derived_generator(self.device, *keys))
+
+    def discriminator_loss(self, batch: Mapping[str, Tensor], fakes: Tensor) -> Tensor:
+        """Per discriminator copy NLL [Cd] against the real batch and the fakes [Cg, n, ...] of all G copies."""
+        real_logits = self.discriminator(batch["x"], shared_input=True)
+        fake_logits = self.discriminator.cross(fakes)
+        labelled_logits = None
+        if self.semi_supervised:
+            with frozen_running_stats():  # test-time statistics come from the unlabelled real stream only
+                labelled_logits = self.discriminator(batch["x_lab"], shared_input=True)
+        return losses.discriminator_nll(
+            real_logits,
+            fake_logits,
+            semi_supervised=self.semi_supervised,
+            labelled_logits=labelled_logits,
+            labels=batch.get("y_lab"),
+        )
+
+    def generator_loss(self, fakes: Tensor) -> Tensor:
+        """Per generator copy NLL [Cg] of its fakes under every (constant) discriminator copy."""
+        fake_logits = self.discriminator.cross(fakes, detach=True)
+        return losses.generator_nll(fake_logits, semi_supervised=self.semi_supervised)
+
+    def training_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> None:
+        d_opt, g_opt = self.optimizers()
+        n = batch["x"].shape[0]
+
+        with torch.no_grad():
+            fakes = self.generator(self._iteration_z(n, phase=0))
+        d_loss = self.discriminator_loss(batch, fakes)
+        d_opt.zero_grad(set_to_none=True)
+        self.manual_backward(d_loss.sum())
+        d_opt.step()
+
+        fakes = self.generator(self._iteration_z(n, phase=1))  # each copy's output computed once
+        g_loss = self.generator_loss(fakes)
+        g_opt.zero_grad(set_to_none=True)
+        self.manual_backward(g_loss.sum())
+        g_opt.step()
+
+        self.iteration += 1
+        if self.bank.due(self.iteration) and self.trainer.is_global_zero:
+            snapshot = {"generator": self.generator.snapshot(), "discriminator": self.discriminator.snapshot()}
+            self.bank.add(self.iteration, snapshot)
+        losses_now = {"loss/d": d_loss.detach().mean(), "loss/g": g_loss.detach().mean()}
+        self.log_dict(losses_now, prog_bar=True, logger=False)
+        if self.iteration % max(1, self.trainer.log_every_n_steps) == 0:
+            metrics = {k: float(v) for k, v in losses_now.items()} | {"bank/size": float(len(self.bank))}
+            for logger in self.trainer.loggers:
+                logger.log_metrics(metrics, step=self.iteration)
+
+    # -- posterior predictive ------------------------------------------------------------------------------
+    def posterior_states(self, network: str, use_bank: bool = True) -> list[dict[str, Tensor] | None]:
+        """The stacked states to average over: bank snapshots, or [None] (= current copies) if none.
+
+        Under DDP the bank lives on rank 0 and is broadcast here, so every rank must call this.
+        """
+        states: list[dict[str, Tensor]] = self.bank.states(network) if use_bank else []
+        if use_bank and self._trainer is not None and self.trainer.world_size > 1:
+            states = self.trainer.strategy.broadcast(states, src=0)
+        return list(states) or [None]
+
+    @torch.no_grad()
+    def generate(
+        self, z: Tensor | int, *, use_bank: bool = True, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """Samples of every posterior generator sample: [S, n, *data_shape].
+
+        ``z`` [n, z_dim] is shared by all samples (sample grids); an int draws n fresh z for each sample.
+        """
+        outputs = []
+        for state in self.posterior_states("generator", use_bank):
+            if isinstance(z, Tensor):
+                outputs.append(self.generator(z.to(self.device), shared_input=True, state=state))
+            else:
+                fresh = self.sample_z(self.generator.num_copies, z, generator)
+                outputs.append(self.generator(fresh, state=state))
+        return torch.cat(outputs)
+
+    @torch.no_grad()
+    def class_probabilities(self, x: Tensor, *, use_bank: bool = True) -> Tensor:
+        """K-class probabilities of every posterior discriminator sample (eval mode): [S, B, K]."""
+        if not self.semi_supervised:
+            raise RuntimeError("class probabilities need a semi-supervised model (set dataset.n_labels)")
+        was_training = self.discriminator.training
+        self.discriminator.eval()
+        try:
+            logits = [
+                self.discriminator(x.to(self.device), shared_input=True, state=state)
+                for state in self.posterior_states("discriminator", use_bank)
+            ]
+        finally:
+            self.discriminator.train(was_training)
+        return torch.cat(logits).softmax(-1)
+
+    # -- checkpointing -------------------------------------------------------------------------------------
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["bayesgan"] = {
+            "iteration": self.iteration,
+            "bank": self.bank.state_dict(),
+            "rng": _global_rng_state(),
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        state = checkpoint["bayesgan"]
+        self.iteration = int(state["iteration"])
+        self.bank.load_state_dict(state["bank"])
+        _set_global_rng_state(state["rng"])
+
+
+def _global_rng_state() -> dict[str, Any]:
+    numpy_state = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "numpy": (numpy_state[0], torch.from_numpy(numpy_state[1].astype(np.int64)), *numpy_state[2:]),
+        "python": random.getstate(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
+    }
+
+
+def _set_global_rng_state(state: Mapping[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    kind, keys, *rest = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), *rest))
+    random.setstate(state["python"])
+    if state.get("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
