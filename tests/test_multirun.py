@@ -1,0 +1,43 @@
+"""`bayesgan-train -m sampler=sghmc,sgld,ml seed=0,1`: six jobs, six directories, six offline W&B runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import TINY, TINY_DATA, TINY_MODEL
+
+
+def test_multirun_gives_separate_runs_and_wandb_runs(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    overrides = [o for o in [*TINY_DATA, *TINY_MODEL, *TINY] if not o.startswith(("logger=", "callbacks="))]
+    command = [
+        sys.executable, "-m", "bayesgan.train", "-m",
+        "sampler=sghmc,sgld,ml", "seed=0,1", *overrides,
+        "logger=wandb", "callbacks=default", "trainer.log_every_n_steps=1", f"hydra.sweep.dir={sweep}",
+    ]  # fmt: skip
+    env = os.environ | {"WANDB_MODE": "offline", "WANDB_SILENT": "true", "WANDB_DIR": str(tmp_path)}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=500, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    jobs = sorted(p for p in sweep.iterdir() if p.is_dir() and (p / "results.json").exists())
+    assert len(jobs) == 6
+    run_ids, seen = set(), set()
+    for job in jobs:
+        results = json.loads((job / "results.json").read_text())
+        seen.add((results["choices"]["sampler"], results["seed"]))
+        assert "coverage/modes" in results["metrics"]
+        runs = list((job / "wandb").glob("offline-run-*"))
+        assert len(runs) == 1, job  # exactly one W&B run per job
+        run = runs[0]
+        run_ids.add(run.name.rsplit("-", 1)[1])
+        images = list((run / "files" / "media" / "images").glob("*.png"))
+        assert images, f"no logged sample image in {run}"
+        log = next(run.glob("*.wandb")).read_bytes()
+        for key in (b"coverage/modes", b"loss/d", results["choices"]["sampler"].encode()):
+            assert key in log, (key, run)
+    assert len(run_ids) == 6
+    assert seen == {(s, seed) for s in ("sghmc", "sgld", "ml") for seed in (0, 1)}
