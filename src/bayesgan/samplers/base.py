@@ -1,0 +1,204 @@
+"""Shared machinery of the SG-MCMC samplers: validation, the private noise generator, state and stepping.
+
+Gradient convention (every sampler in this package relies on it)
+-----------------------------------------------------------------
+``p.grad`` holds the gradient of the minibatch MEAN negative log-likelihood: the mean over the examples of
+the *global* minibatch (under DDP, the all-reduced mean over ranks of per-rank means). The potential is
+
+    U(θ) = (N/n)·Σ_i nll_i + |θ|²/(2σ²) = N·mean_nll + |θ|²/(2σ²),
+
+with N = ``num_data`` (the full dataset size) and σ = ``prior_std``, so a sampler forms
+
+    ∇U = num_data · p.grad + p / prior_std²          (prior_std=None: flat prior, no second term).
+
+Parameters may be STACKED ensembles (leading copy dimension ``[C, ...]``). Every update is elementwise, so
+one optimizer advances C independent chains at once.
+
+Randomness
+----------
+Noise is drawn only from the sampler's own ``torch.Generator``, created lazily on the parameters' device and
+seeded with ``seed``. The global RNG is never touched, so DDP replicas built with the same seed apply the
+same noise and stay identical, and callbacks that draw random numbers cannot perturb the chain.
+
+State dict
+----------
+``state_dict()`` is torch's (``state``: per-parameter buffers, ``param_groups``: hyperparameters) plus one
+extra key ``"sampler"`` = ``{"num_steps": int, "seed": int, "generator_state": uint8 tensor}`` (the last
+only once a generator exists). Everything is a tensor or a number, so ``torch.load(weights_only=True)``
+works. Loading into a freshly built sampler and continuing reproduces an uninterrupted run bit for bit.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.optim import Optimizer
+
+ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]]
+STATE_KEY = "sampler"
+
+
+def check(ok: bool, key: str, requirement: str, value: object) -> None:
+    """Raise a one-line ``ValueError`` naming ``key`` unless ``ok``."""
+    if not ok:
+        raise ValueError(f"{key} must be {requirement}, got {value!r}")
+
+
+def check_common(group: dict[str, Any]) -> None:
+    """Validate the hyperparameters several samplers share, whichever of them ``group`` has."""
+    check(group["lr"] > 0, "lr", "> 0", group["lr"])
+    if "friction" in group:
+        check(0 < group["friction"] <= 1, "friction", "in (0, 1]", group["friction"])
+    if "prior_std" in group:
+        std = group["prior_std"]
+        check(std is None or std > 0, "prior_std", "> 0 or None", std)
+    if "temperature" in group:
+        check(group["temperature"] >= 0, "temperature", ">= 0", group["temperature"])
+
+
+def check_data_sizes(num_data: int, batch_size: int) -> None:
+    check(num_data >= 1, "num_data", ">= 1", num_data)
+    check(batch_size >= 1, "batch_size", ">= 1", batch_size)
+
+
+class SamplerBase(Optimizer):
+    """Base class: subclasses implement ``_validate_group`` and ``_update`` for one parameter tensor."""
+
+    def __init__(
+        self, params: ParamsT, defaults: dict[str, Any], *, num_data: int, batch_size: int, seed: int
+    ) -> None:
+        check_data_sizes(num_data, batch_size)
+        self.num_data = int(num_data)
+        self.batch_size = int(batch_size)
+        self.seed = int(seed)
+        self._num_steps = 0
+        self._generator: torch.Generator | None = None
+        self._pending_generator_state: Tensor | None = None
+        super().__init__(params, defaults)
+
+    # -- hyperparameters -----------------------------------------------------------------------------------
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        super().add_param_group(param_group)
+        # Validate after torch has filled in the defaults, so per-group overrides are checked too.
+        self._validate_group(self.param_groups[-1])
+
+    def _validate_group(self, group: dict[str, Any]) -> None:
+        check_common(group)
+
+    @property
+    def num_steps(self) -> int:
+        """Number of completed ``step()`` calls (one per sampler iteration, whatever Lightning counts)."""
+        return self._num_steps
+
+    # -- shared maths ---------------------------------------------------------------------------------------
+    def potential_grad(self, p: Tensor, grad: Tensor, prior_std: float | None) -> Tensor:
+        """∇U = N·grad + p/σ² (see the module docstring); a new tensor."""
+        g = grad.mul(self.num_data)
+        if prior_std is not None:
+            g.add_(p, alpha=1.0 / prior_std**2)
+        return g
+
+    def standard_normal_like(self, p: Tensor) -> Tensor:
+        """N(0, 1) noise shaped like ``p``, drawn from the sampler's own generator."""
+        gen = self._get_generator(p.device)
+        eps = torch.randn(p.shape, generator=gen, device=gen.device, dtype=p.dtype)
+        # Parameters on a second device (rare) still draw from the one generator, keeping a single stream.
+        return eps if eps.device == p.device else eps.to(p.device)
+
+    # -- generator ------------------------------------------------------------------------------------------
+    def _get_generator(self, device: torch.device) -> torch.Generator:
+        if self._generator is None:
+            gen = torch.Generator(device=device)
+            gen.manual_seed(self.seed)
+            if self._pending_generator_state is not None:
+                self._restore_generator(gen, self._pending_generator_state)
+                self._pending_generator_state = None
+            self._generator = gen
+        return self._generator
+
+    def _restore_generator(self, gen: torch.Generator, state: Tensor) -> None:
+        try:
+            gen.set_state(state.detach().to("cpu", torch.uint8))
+        except (RuntimeError, ValueError):
+            # A CPU (Mersenne) state cannot feed a CUDA (Philox) generator or vice versa; continue on a
+            # deterministic fresh stream rather than fail the resume.
+            warnings.warn(
+                f"{type(self).__name__}: saved generator state does not fit a {gen.device} generator "
+                f"(checkpoint from another device type?); reseeding with seed + num_steps",
+                stacklevel=3,
+            )
+            gen.manual_seed(self.seed + self._num_steps)
+
+    def _generator_state(self) -> Tensor | None:
+        if self._generator is not None:
+            return self._generator.get_state().clone()
+        return self._pending_generator_state
+
+    # -- state ----------------------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        sd = super().state_dict()
+        extra: dict[str, Any] = {"num_steps": self._num_steps, "seed": self.seed}
+        gen_state = self._generator_state()
+        if gen_state is not None:
+            extra["generator_state"] = gen_state
+        sd[STATE_KEY] = extra
+        return sd
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state_dict = dict(state_dict)
+        extra = state_dict.pop(STATE_KEY, None)
+        super().load_state_dict(state_dict)
+        if extra is None:
+            warnings.warn(
+                f"{type(self).__name__}: state dict has no '{STATE_KEY}' entry; step counter and noise "
+                "generator start afresh",
+                stacklevel=2,
+            )
+            return
+        self._num_steps = int(extra["num_steps"])
+        gen_state = extra.get("generator_state")
+        if gen_state is None:
+            return
+        if self._generator is not None:
+            self._restore_generator(self._generator, gen_state)
+        else:
+            self._pending_generator_state = gen_state.detach().to("cpu", torch.uint8).clone()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Optimizer's pickling keeps only defaults/state/param_groups; carry the chain's identity too
+        # (torch.Generator itself is stored as its state tensor).
+        state = super().__getstate__()
+        state.update(
+            num_data=self.num_data,
+            batch_size=self.batch_size,
+            seed=self.seed,
+            _num_steps=self._num_steps,
+            _generator=None,
+            _pending_generator_state=self._generator_state(),
+        )
+        return state
+
+    # -- stepping -------------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:  # type: ignore[override]
+        """One sampler iteration over all parameters that have a gradient; returns ``closure()``'s value."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if p.grad.is_sparse:
+                    raise RuntimeError(f"{type(self).__name__} does not support sparse gradients")
+                self._update(p, p.grad, group, self.state[p])
+        self._num_steps += 1
+        return loss
+
+    def _update(self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
+        raise NotImplementedError

@@ -1,0 +1,39 @@
+"""Stochastic-gradient Langevin dynamics (Welling & Teh 2011)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from torch import Tensor
+
+from bayesgan.samplers.base import ParamsT, SamplerBase
+
+
+class SGLD(SamplerBase):
+    """SGLD:  θ ← θ − (lr/2)·∇U + N(0, lr·T).
+
+    The noise std is sqrt(lr·T), not lr (a common bug, Edward #722). ∇U = num_data·p.grad + p/prior_std²
+    (gradient convention in ``bayesgan.samplers.base``); T = ``temperature`` targets exp(−U/T). No
+    Metropolis correction, so the stationary law carries an O(lr) discretisation bias.
+    """
+
+    def __init__(
+        self,
+        params: ParamsT,
+        *,
+        num_data: int,
+        batch_size: int,
+        lr: float,
+        prior_std: float | None = 1.0,
+        temperature: float = 1.0,
+        seed: int = 0,
+    ) -> None:
+        defaults = {"lr": lr, "prior_std": prior_std, "temperature": temperature}
+        super().__init__(params, defaults, num_data=num_data, batch_size=batch_size, seed=seed)
+
+    def _update(self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
+        lr, temp = group["lr"], group["temperature"]
+        p.add_(self.potential_grad(p, grad, group["prior_std"]), alpha=-0.5 * lr)
+        if temp > 0:
+            p.add_(self.standard_normal_like(p), alpha=math.sqrt(lr * temp))
