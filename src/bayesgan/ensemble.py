@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from bayesgan.models.layers import frozen_running_stats
+from bayesgan.models.layers import batch_groups, frozen_running_stats
 
 State = dict[str, Tensor]
 
@@ -38,8 +38,9 @@ class Ensemble(nn.Module):
     ``detach=True`` evaluates the current weights as constants (no gradient reaches this ensemble).
     """
 
-    def __init__(self, factory: Callable[[], nn.Module], num_copies: int) -> None:
+    def __init__(self, factory: Callable[[], nn.Module], num_copies: int, *, vectorize: bool = True) -> None:
         super().__init__()
+        self.vectorize = vectorize  # False: a Python loop over copies (reference and benchmark baseline)
         if num_copies < 1:
             raise ValueError(f"an ensemble needs at least one copy, got num_copies={num_copies}")
         copies = [factory() for _ in range(num_copies)]
@@ -111,10 +112,36 @@ class Ensemble(nn.Module):
         # A snapshot is evaluated read-only: its running statistics must not drift (the bank keeps them).
         freeze = frozen_running_stats() if state is not None else nullcontext()
         with freeze:
+            if not self.vectorize:
+                return torch.stack(
+                    [self._call(*self._copy(params, buffers, c), x if shared_input else x[c]) for c in range(len(self))]
+                )
             return vmap(self._call, in_dims=(0, 0, None if shared_input else 0))(params, buffers, x)
 
     def cross(self, x: Tensor, *, state: Mapping[str, Tensor] | None = None, detach: bool = False) -> Tensor:
         params, buffers = self._split(state, detach)
-        per_batch = vmap(self._call, in_dims=(None, None, 0))
-        with frozen_running_stats():
-            return vmap(per_batch, in_dims=(0, 0, None))(params, buffers, x)
+        # The G batches are folded into one batch whose batch norm keeps per-batch statistics; the copies
+        # (the few discriminators) are looped. No vmap here: each copy runs dense kernels over all G x B
+        # examples, and autograd skips gradients nobody needs (constant weights in the generator step,
+        # data inputs in the discriminator step), which vmap's convolution rule would compute anyway.
+        outputs = []
+        for c in range(len(self)):
+            copy_state = self._copy(params, buffers, c)
+            if self.vectorize:
+                with batch_groups(x.shape[0]):
+                    outputs.append(self._call(*copy_state, x.flatten(0, 1)).unflatten(0, x.shape[:2]))
+            else:
+                with frozen_running_stats():
+                    outputs.append(self._each_batch(*copy_state, x))
+        return torch.stack(outputs)
+
+    def _each_batch(self, params: State, buffers: State, x: Tensor) -> Tensor:
+        return torch.stack([self._call(params, buffers, batch) for batch in x])
+
+    def __len__(self) -> int:
+        return self.num_copies
+
+    @staticmethod
+    def _copy(params: State, buffers: State, index: int) -> tuple[State, State]:
+        # Views into the stacked tensors: gradients and running-statistics updates reach the right copy.
+        return {n: t[index] for n, t in params.items()}, {n: t[index] for n, t in buffers.items()}
