@@ -7,6 +7,7 @@ discriminator copies. Copies are vectorized ``Ensemble``s; the update rule is th
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -66,6 +67,7 @@ class BayesGAN(pl.LightningModule):
 
     ``num_classes`` set means semi-supervised mode (K class logits + an implicit fake logit at 0);
     ``num_data`` (N) and ``batch_size`` (global n) give the sampler the likelihood scale N/n.
+    ``vectorize=False`` runs the copies in a Python loop (same numbers, slower; a reference).
     """
 
     def __init__(
@@ -79,6 +81,7 @@ class BayesGAN(pl.LightningModule):
         num_classes: int | None = None,
         z_prior: str = "uniform",
         seed: int = 0,
+        vectorize: bool = True,
     ) -> None:
         super().__init__()
         if z_prior not in ("uniform", "normal"):
@@ -88,9 +91,13 @@ class BayesGAN(pl.LightningModule):
         self.num_data, self.batch_size, self.num_classes = num_data, batch_size, num_classes
         self.semi_supervised, self.z_prior, self.seed = num_classes is not None, z_prior, seed
         num_logits = num_classes if self.semi_supervised else 1
-        self.generator = Ensemble(lambda: architecture.build_generator(self.data_shape), posterior.J_g * posterior.M)
+        self.generator = Ensemble(
+            lambda: architecture.build_generator(self.data_shape), posterior.J_g * posterior.M, vectorize=vectorize
+        )
         self.discriminator = Ensemble(
-            lambda: architecture.build_discriminator(self.data_shape, num_logits), posterior.J_d * posterior.M
+            lambda: architecture.build_discriminator(self.data_shape, num_logits),
+            posterior.J_d * posterior.M,
+            vectorize=vectorize,
         )
         self.bank = PosteriorBank(posterior.burn_in, posterior.thin, posterior.bank_size)
         self.iteration = 0
@@ -98,9 +105,10 @@ class BayesGAN(pl.LightningModule):
     # -- optimisation --------------------------------------------------------------------------------------
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         gen_observed = self.posterior.gen_observed or self.num_data
-        build = self.posterior.optimizer
-        d_opt = build(self.discriminator.parameters(), num_data=self.num_data, batch_size=self.batch_size)
-        g_opt = build(self.generator.parameters(), num_data=gen_observed, batch_size=self.batch_size)
+        build = functools.partial(self.posterior.optimizer, batch_size=self.batch_size)
+        # Distinct noise streams for D and G, but the same on every DDP rank (replicas must stay identical).
+        d_opt = build(self.discriminator.parameters(), num_data=self.num_data, seed=2 * self.seed)
+        g_opt = build(self.generator.parameters(), num_data=gen_observed, seed=2 * self.seed + 1)
         return [d_opt, g_opt]
 
     def sample_z(self, copies: int, n: int, generator: torch.Generator | None = None) -> Tensor:
@@ -134,28 +142,36 @@ class BayesGAN(pl.LightningModule):
         fake_logits = self.discriminator.cross(fakes, detach=True)
         return losses.generator_nll(fake_logits, semi_supervised=self.semi_supervised)
 
-    def training_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> None:
-        d_opt, g_opt = self.optimizers()
+    def update(
+        self,
+        batch: Mapping[str, Tensor],
+        d_opt: torch.optim.Optimizer,
+        g_opt: torch.optim.Optimizer,
+        backward: Callable[[Tensor], None] = Tensor.backward,
+    ) -> tuple[Tensor, Tensor]:
+        """One iteration of Algorithm 1; returns the per-copy discriminator and generator NLLs."""
         n = batch["x"].shape[0]
-
         with torch.no_grad():
             fakes = self.generator(self._iteration_z(n, phase=0))
         d_loss = self.discriminator_loss(batch, fakes)
         d_opt.zero_grad(set_to_none=True)
-        self.manual_backward(d_loss.sum())
+        backward(d_loss.sum())
         d_opt.step()
 
         fakes = self.generator(self._iteration_z(n, phase=1))  # each copy's output computed once
         g_loss = self.generator_loss(fakes)
         g_opt.zero_grad(set_to_none=True)
-        self.manual_backward(g_loss.sum())
+        backward(g_loss.sum())
         g_opt.step()
+        return d_loss.detach(), g_loss.detach()
 
+    def training_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> None:
+        d_loss, g_loss = self.update(batch, *self.optimizers(), backward=self.manual_backward)
         self.iteration += 1
         if self.bank.due(self.iteration) and self.trainer.is_global_zero:
             snapshot = {"generator": self.generator.snapshot(), "discriminator": self.discriminator.snapshot()}
             self.bank.add(self.iteration, snapshot)
-        losses_now = {"loss/d": d_loss.detach().mean(), "loss/g": g_loss.detach().mean()}
+        losses_now = {"loss/d": d_loss.mean(), "loss/g": g_loss.mean()}
         self.log_dict(losses_now, prog_bar=True, logger=False)
         if self.iteration % max(1, self.trainer.log_every_n_steps) == 0:
             metrics = {k: float(v) for k, v in losses_now.items()} | {"bank/size": float(len(self.bank))}
