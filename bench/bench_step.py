@@ -80,7 +80,9 @@ def measure(case: Case, repeats: int, semi: bool, device: str) -> dict[str, floa
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--semi", action="store_true", help="semi-supervised (K+1) discriminator")
@@ -101,7 +103,10 @@ def main() -> None:
     print(f"{'case':<24}{'ms/iteration':>14}{'GFLOP':>10}{'GFLOP/s':>10}")
     for case in cases:
         r = results[case.name] = measure(case, args.repeats, args.semi, args.device)
-        print(f"{case.name:<24}{r['seconds'] * 1e3:>14.1f}{r['gflops']:>10.2f}{r['gflops'] / r['seconds']:>10.1f}")
+        print(
+            f"{case.name:<24}{r['seconds'] * 1e3:>14.1f}{r['gflops']:>10.2f}"
+            f"{r['gflops'] / r['seconds']:>10.1f}"
+        )
 
     ml, bgan, loop = (results[f"paper {k}"] for k in ("ML-GAN", "BGAN vectorized", "BGAN loop"))
     # The algorithm's FLOPs are the loop's count: vmap's batching rules for the transposed-convolution

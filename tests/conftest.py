@@ -52,7 +52,11 @@ def make_config(tmp_path: Path) -> Callable[..., DictConfig]:
         base: list[str] = []
         if tiny:  # tiny defaults for whatever the test does not choose itself
             chosen = {o.split("=")[0] for o in overrides}
-            base = [*([] if "dataset" in chosen else TINY_DATA), *([] if "model" in chosen else TINY_MODEL), *TINY]
+            base = [
+                *([] if "dataset" in chosen else TINY_DATA),
+                *([] if "model" in chosen else TINY_MODEL),
+                *TINY,
+            ]
         return compose_config([*base, *overrides], output_dir or tmp_path)
 
     yield make

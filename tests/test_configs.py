@@ -96,7 +96,9 @@ def test_experiment_configs_compose(make_config, name: str) -> None:
         ("dataset.batch_size=0", "batch_size"),
     ],
 )
-def test_bad_values_fail_before_training_with_one_line(make_config, tmp_path, capsys, override, expected) -> None:
+def test_bad_values_fail_before_training_with_one_line(
+    make_config, tmp_path, capsys, override, expected
+) -> None:
     cfg = make_config(override)
     with pytest.raises(SystemExit) as exit_info:
         run(cfg, output_dir=tmp_path)

@@ -14,7 +14,12 @@ SETTINGS = {
     "mlp-ring-unsupervised": ["model=mlp", "dataset=ring"],
     "mlp-digits-semi": ["model=mlp", "dataset=digits", "dataset.n_labels=20"],
     "dcgan-digits-semi": ["model=dcgan_small", "model.width=8", "dataset=digits", "dataset.n_labels=20"],
-    "dcgan-digits-unsupervised": ["model=dcgan_small", "model.width=8", "dataset=digits", "dataset.n_labels=null"],
+    "dcgan-digits-unsupervised": [
+        "model=dcgan_small",
+        "model.width=8",
+        "dataset=digits",
+        "dataset.n_labels=null",
+    ],
 }
 
 

@@ -49,7 +49,8 @@ def test_unsupervised_terms_are_binary_cross_entropy() -> None:
     bce = torch.nn.functional.binary_cross_entropy_with_logits
     expected = torch.stack(
         [
-            4 * bce(real[d, :, 0], torch.ones(5)) + sum(bce(fake[d, g, :, 0], torch.zeros(5)) for g in range(4))
+            4 * bce(real[d, :, 0], torch.ones(5))
+            + sum(bce(fake[d, g, :, 0], torch.zeros(5)) for g in range(4))
             for d in range(3)
         ]
     )

@@ -16,13 +16,23 @@ def _module(architecture, shape, vectorize: bool, num_classes: int | None) -> Ba
     torch.manual_seed(0)
     spec = PosteriorSpec(optimizer=functools.partial(SGHMC, lr=1e-5, seed=3), J_g=3, J_d=2, M=1)
     return BayesGAN(
-        architecture, spec, data_shape=shape, num_data=500, batch_size=8, num_classes=num_classes, vectorize=vectorize
+        architecture,
+        spec,
+        data_shape=shape,
+        num_data=500,
+        batch_size=8,
+        num_classes=num_classes,
+        vectorize=vectorize,
     )
 
 
 @pytest.mark.parametrize(
     ("architecture", "shape", "num_classes"),
-    [(DCGAN(z_dim=8, width=4), (1, 8, 8), 3), (DCGAN(z_dim=8, width=4), (1, 8, 8), None), (MLP(hidden=8), (2,), None)],
+    [
+        (DCGAN(z_dim=8, width=4), (1, 8, 8), 3),
+        (DCGAN(z_dim=8, width=4), (1, 8, 8), None),
+        (MLP(hidden=8), (2,), None),
+    ],
 )
 def test_vectorized_iteration_equals_loop(architecture, shape, num_classes) -> None:
     fast, slow = (_module(architecture, shape, v, num_classes) for v in (True, False))
@@ -30,7 +40,10 @@ def test_vectorized_iteration_equals_loop(architecture, shape, num_classes) -> N
     gen = torch.Generator().manual_seed(1)
     batch = {"x": torch.rand(8, *shape, generator=gen) * 2 - 1}
     if num_classes:
-        batch |= {"x_lab": torch.rand(6, *shape, generator=gen) * 2 - 1, "y_lab": torch.tensor([0, 1, 2, 0, 1, 2])}
+        batch |= {
+            "x_lab": torch.rand(6, *shape, generator=gen) * 2 - 1,
+            "y_lab": torch.tensor([0, 1, 2, 0, 1, 2]),
+        }
 
     fast_opts, slow_opts = fast.configure_optimizers(), slow.configure_optimizers()
     for _ in range(3):  # several iterations: optimizer state, running statistics and noise all line up

@@ -9,8 +9,8 @@ batch norm sees only the batch that copy is evaluated on.
 from __future__ import annotations
 
 import copy
-from contextlib import nullcontext
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 
 import torch
 from torch import Tensor, nn
@@ -114,7 +114,10 @@ class Ensemble(nn.Module):
         with freeze:
             if not self.vectorize:
                 return torch.stack(
-                    [self._call(*self._copy(params, buffers, c), x if shared_input else x[c]) for c in range(len(self))]
+                    [
+                        self._call(*self._copy(params, buffers, c), x if shared_input else x[c])
+                        for c in range(len(self))
+                    ]
                 )
             return vmap(self._call, in_dims=(0, 0, None if shared_input else 0))(params, buffers, x)
 

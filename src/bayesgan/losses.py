@@ -47,7 +47,7 @@ def discriminator_nll(
 
 
 def supervised_nll(labelled_logits: Tensor, labels: Tensor) -> Tensor:
-    """K-class cross-entropy (the fake logit drops out given the example is real), per copy: [C, n_l] -> [C]."""
+    """K-class cross-entropy per copy, [C, n_l, K] -> [C] (the fake logit drops out: the example is real)."""
     copies = labelled_logits.shape[0]
     flat = F.cross_entropy(labelled_logits.flatten(0, 1), labels.repeat(copies), reduction="none")
     return flat.view(copies, -1).mean(-1)

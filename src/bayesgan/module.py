@@ -92,7 +92,9 @@ class BayesGAN(pl.LightningModule):
         self.semi_supervised, self.z_prior, self.seed = num_classes is not None, z_prior, seed
         num_logits = num_classes if self.semi_supervised else 1
         self.generator = Ensemble(
-            lambda: architecture.build_generator(self.data_shape), posterior.J_g * posterior.M, vectorize=vectorize
+            lambda: architecture.build_generator(self.data_shape),
+            posterior.J_g * posterior.M,
+            vectorize=vectorize,
         )
         self.discriminator = Ensemble(
             lambda: architecture.build_discriminator(self.data_shape, num_logits),
@@ -122,7 +124,7 @@ class BayesGAN(pl.LightningModule):
         return self.sample_z(self.generator.num_copies, n, _derived_generator(self.device, *keys))
 
     def discriminator_loss(self, batch: Mapping[str, Tensor], fakes: Tensor) -> Tensor:
-        """Per discriminator copy NLL [Cd] against the real batch and the fakes [Cg, n, ...] of all G copies."""
+        """Per discriminator copy NLL [Cd] on the real batch and the fakes [Cg, n, ...] of every G copy."""
         real_logits = self.discriminator(batch["x"], shared_input=True)
         fake_logits = self.discriminator.cross(fakes)
         labelled_logits = None
@@ -169,7 +171,10 @@ class BayesGAN(pl.LightningModule):
         d_loss, g_loss = self.update(batch, *self.optimizers(), backward=self.manual_backward)
         self.iteration += 1
         if self.bank.due(self.iteration) and self.trainer.is_global_zero:
-            snapshot = {"generator": self.generator.snapshot(), "discriminator": self.discriminator.snapshot()}
+            snapshot = {
+                "generator": self.generator.snapshot(),
+                "discriminator": self.discriminator.snapshot(),
+            }
             self.bank.add(self.iteration, snapshot)
         losses_now = {"loss/d": d_loss.mean(), "loss/g": g_loss.mean()}
         self.log_dict(losses_now, prog_bar=True, logger=False)

@@ -1,10 +1,11 @@
-"""``bayesgan-train``: the only module that knows Hydra. It builds typed objects and hands them to Lightning."""
+"""``bayesgan-train``: the only module that knows Hydra; builds typed objects and hands them to Lightning."""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,15 @@ from bayesgan.config import ConfigError
 from bayesgan.module import BayesGAN
 
 config.register()
+
+# Lightning notices that do not apply here: checkpoints should hold the post-update state; loss rows are
+# logged per iteration by the module itself; pytree's deprecation is internal to Lightning.
+for _pattern in (
+    "Using ModelCheckpoint with manual optimization",
+    "The number of training batches",
+    r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+):
+    warnings.filterwarnings("ignore", message=_pattern)
 
 
 def build(cfg: DictConfig, output_dir: Path) -> tuple[Trainer, BayesGAN, Any]:
@@ -95,7 +105,9 @@ def _choices() -> dict[str, str]:
     if not HydraConfig.initialized():
         return {}
     choices = HydraConfig.get().runtime.choices
-    return {group: str(choices[group]) for group in ("dataset", "model", "sampler", "trainer") if group in choices}
+    return {
+        group: str(choices[group]) for group in ("dataset", "model", "sampler", "trainer") if group in choices
+    }
 
 
 def _print_summary(output_dir: Path, trainer: Trainer, results: dict[str, Any]) -> None:
@@ -115,7 +127,8 @@ def _print_summary(output_dir: Path, trainer: Trainer, results: dict[str, Any]) 
         )
     if "coverage/modes" in metrics:
         lines.append(
-            f"Modes captured: {metrics['coverage/modes']:.0f}   high quality: {metrics['coverage/high_quality']:.1f}%"
+            f"Modes captured: {metrics['coverage/modes']:.0f}   "
+            f"high quality: {metrics['coverage/high_quality']:.1f}%"
         )
     rank_zero_info("\n".join(lines))
 
@@ -124,7 +137,12 @@ def _refuse_relaunching_ddp_in_multirun(cfg: DictConfig) -> None:
     # Lightning's subprocess DDP launcher re-executes sys.argv; inside a local multirun that re-launches the
     # whole sweep from every rank (Lightning#11300).
     strategy = str(cfg.trainer.get("strategy", ""))
-    if not HydraConfig.initialized() or not strategy.startswith("ddp") or "spawn" in strategy or "fork" in strategy:
+    if (
+        not HydraConfig.initialized()
+        or not strategy.startswith("ddp")
+        or "spawn" in strategy
+        or "fork" in strategy
+    ):
         return
     hydra_cfg = HydraConfig.get()
     launcher = str(hydra_cfg.launcher.get("_target_", ""))

@@ -14,7 +14,9 @@ class SaveOnInterrupt(pl.Callback):
     def __init__(self, dirpath: str | Path) -> None:
         self.dirpath = Path(dirpath)
 
-    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+    def on_exception(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
+    ) -> None:
         if getattr(pl_module, "iteration", 0) == 0:
             return  # nothing trained yet
         path = self.dirpath / "interrupted.ckpt"

@@ -1,0 +1,242 @@
+"""``bayesgan-report``: mean ± std tables over the ``results.json`` files that ``bayesgan-train`` writes.
+
+    bayesgan-report [ROOT ...] [--group-by experiment,sampler] [--metrics test/bma_accuracy,...]
+                    [--format markdown|csv]
+
+Runs are grouped (default: experiment, dataset, sampler); seeds are the replicate axis. The pure functions
+:func:`collect`, :func:`summarize` and :func:`render` are reused by ``bench/compare.py`` and the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+DEFAULT_ROOT = "outputs"
+DEFAULT_GROUP_BY = ("experiment", "dataset", "sampler")
+EXCLUDED_PREFIXES = ("loss/",)  # final-minibatch losses are noise, not results
+MISSING = "-"
+
+
+def _warn(message: str) -> None:
+    print(f"bayesgan-report: warning: {message}", file=sys.stderr)
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    try:
+        run = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        _warn(f"skipping {path}: {type(error).__name__}: {error}")
+        return None
+    if not isinstance(run, dict) or not isinstance(run.get("metrics"), dict):
+        _warn(f"skipping {path}: not a bayesgan results file (no 'metrics' mapping)")
+        return None
+    run["path"] = str(path)
+    return run
+
+
+def collect(roots: Iterable[str | Path]) -> list[dict[str, Any]]:
+    """Every readable ``results.json`` under ``roots`` (recursively; a root may be the file itself).
+
+    Each run dict is the file's content plus ``"path"``. Unreadable files are skipped with a warning.
+    """
+    runs: list[dict[str, Any]] = []
+    for root in map(Path, roots):
+        if root.is_file():
+            paths = [root]
+        elif root.is_dir():
+            paths = sorted(root.rglob("results.json"))
+        else:
+            _warn(f"{root} does not exist")
+            continue
+        runs.extend(run for run in map(_read, paths) if run is not None)
+    return runs
+
+
+def field(run: dict[str, Any], name: str) -> Any:
+    """A group-by value: a top-level key (experiment, seed, ...) or a Hydra choice (sampler, ...)."""
+    if name in run and name not in ("metrics", "choices"):
+        return run[name]
+    return (run.get("choices") or {}).get(name, MISSING)
+
+
+def available_fields(runs: Sequence[dict[str, Any]]) -> set[str]:
+    names = {k for run in runs for k in run if k not in ("metrics", "choices", "path")}
+    return names | {k for run in runs for k in (run.get("choices") or {})}
+
+
+def default_metrics(runs: Sequence[dict[str, Any]]) -> list[str]:
+    names = {k for run in runs for k in run["metrics"]}
+    return sorted(k for k in names if not k.startswith(EXCLUDED_PREFIXES))
+
+
+def _stats(values: list[float]) -> dict[str, float | int]:
+    # NaN (a diverged run) propagates into the mean on purpose: it must be visible, not averaged away.
+    # (statistics.stdev raises on NaN, hence the explicit formula.)
+    n = len(values)
+    mean = math.fsum(values) / n if n else math.nan
+    std = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1)) if n >= 2 else math.nan
+    return {"mean": mean, "std": std, "n": n, "nan": sum(math.isnan(v) for v in values)}
+
+
+def _as_float(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def summarize(
+    runs: Sequence[dict[str, Any]],
+    group_by: Sequence[str] = DEFAULT_GROUP_BY,
+    metrics: Sequence[str] | None = None,
+) -> list[dict[str, Any]]:
+    """One row per group: ``{"group": {field: value}, "n": runs, "metrics": {name: {mean, std, n, nan}}}``.
+
+    ``metrics`` defaults to every metric key found (sorted, ``loss/*`` omitted). ``std`` is the sample
+    standard deviation (NaN below two values); a metric's ``n`` counts the runs of the group that have it,
+    ``nan`` those among them whose value is NaN.
+    """
+    names = list(metrics) if metrics is not None else default_metrics(runs)
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for run in runs:
+        groups.setdefault(tuple(str(field(run, g)) for g in group_by), []).append(run)
+    rows = []
+    for key in sorted(groups, key=_sort_key):
+        members = groups[key]
+        stats = {}
+        for name in names:
+            values = [_as_float(run["metrics"].get(name)) for run in members]
+            stats[name] = _stats([v for v in values if v is not None])
+        rows.append({"group": dict(zip(group_by, key, strict=True)), "n": len(members), "metrics": stats})
+    return rows
+
+
+def _sort_key(key: tuple[str, ...]) -> tuple[tuple[int, int, str], ...]:
+    # Numbers (seeds, iterations) in numeric order, before names.
+    return tuple((0, int(s), "") if s.lstrip("-").isdigit() else (1, 0, s) for s in key)
+
+
+def _fmt(value: float) -> str:
+    return "nan" if math.isnan(value) else f"{value:.4g}"
+
+
+def _cell(stats: dict[str, float | int], runs: int) -> str:
+    if stats["n"] == 0:
+        return MISSING
+    if stats["nan"]:
+        text = f"nan ({stats['nan']} NaN)"
+    elif stats["n"] < 2:
+        text = _fmt(stats["mean"])
+    else:
+        text = f"{_fmt(stats['mean'])} ± {_fmt(stats['std'])}"
+    return text if stats["n"] == runs else f"{text} ({stats['n']}/{runs})"  # only some runs have it
+
+
+def _csv_number(stats: dict[str, float | int], key: str) -> str:
+    # Full precision; empty = no value (or no std from a single run), "nan" = a diverged run.
+    return "" if stats["n"] < (2 if key == "std" else 1) else repr(float(stats[key]))
+
+
+def render(rows: Sequence[dict[str, Any]], fmt: str = "markdown") -> str:
+    """``rows`` from :func:`summarize` as a markdown table or CSV (columns ``<metric>_mean``/``_std``)."""
+    if not rows:
+        return ""
+    group_cols = list(rows[0]["group"])
+    names = list(rows[0]["metrics"])
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow([*group_cols, "n", *(f"{m}_{s}" for m in names for s in ("mean", "std"))])
+        for row in rows:
+            cells = [_csv_number(row["metrics"][m], s) for m in names for s in ("mean", "std")]
+            writer.writerow([*row["group"].values(), row["n"], *cells])
+        return out.getvalue()
+    if fmt != "markdown":
+        raise ValueError(f"unknown format {fmt!r}; use markdown or csv")
+    header = [*group_cols, "n", *names]
+    body = [
+        [
+            *map(str, row["group"].values()),
+            str(row["n"]),
+            *(_cell(row["metrics"][m], row["n"]) for m in names),
+        ]
+        for row in rows
+    ]
+    widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
+    numeric = len(group_cols)  # n and the metrics are right-aligned
+
+    def line(cells: Sequence[str]) -> str:
+        padded = [
+            c.rjust(w) if i >= numeric else c.ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ]
+        return "| " + " | ".join(padded) + " |"
+
+    rule = (
+        "|"
+        + "|".join("-" * (w + 1) + ":" if i >= numeric else "-" * (w + 2) for i, w in enumerate(widths))
+        + "|"
+    )
+    return "\n".join([line(header), rule, *map(line, body)]) + "\n"
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bayesgan-report", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "roots",
+        nargs="*",
+        default=[DEFAULT_ROOT],
+        metavar="ROOT",
+        help=f"directories searched recursively for results.json (default: {DEFAULT_ROOT}/)",
+    )
+    parser.add_argument(
+        "--group-by",
+        type=_split,
+        default=list(DEFAULT_GROUP_BY),
+        help="comma-separated fields (experiment, dataset, model, sampler, trainer, seed, ...)",
+    )
+    parser.add_argument(
+        "--metrics",
+        type=_split,
+        default=None,
+        help="comma-separated metric keys (default: all found, except loss/*)",
+    )
+    parser.add_argument("--format", choices=("markdown", "csv"), default="markdown")
+    args = parser.parse_args(argv)
+
+    runs = collect(args.roots)
+    if not runs:
+        print(
+            f"bayesgan-report: error: no readable results.json under {', '.join(args.roots)}", file=sys.stderr
+        )
+        return 2
+    unknown = [g for g in args.group_by if g not in available_fields(runs)]
+    if unknown:
+        known = ", ".join(sorted(available_fields(runs)))
+        print(
+            f"bayesgan-report: error: unknown --group-by field(s) {', '.join(unknown)} (known: {known})",
+            file=sys.stderr,
+        )
+        return 2
+    if args.metrics is not None:
+        found = {k for run in runs for k in run["metrics"]}
+        for name in args.metrics:
+            if name not in found:
+                _warn(f"metric {name!r} is in no run")
+    sys.stdout.write(render(summarize(runs, args.group_by, args.metrics), args.format))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

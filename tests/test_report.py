@@ -1,0 +1,140 @@
+"""bayesgan-report: collecting results.json trees, mean ± std per group, markdown/CSV, CLI exit codes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import statistics
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bayesgan import report
+
+
+def write_run(
+    root: Path, name: str, *, sampler: str, seed: int, experiment: str = "ring", **metrics: float
+) -> Path:
+    path = root / name / "results.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    run = {
+        "experiment": experiment,
+        "choices": {"dataset": experiment, "model": "mlp", "sampler": sampler, "trainer": "cpu"},
+        "seed": seed,
+        "iterations": 100,
+        "bank_size": 0,
+        "metrics": {k.replace("__", "/"): v for k, v in metrics.items()},
+    }
+    path.write_text(json.dumps(run))
+    return path
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    for seed, (modes, hq) in enumerate([(8.0, 90.0), (6.0, 80.0), (7.0, 85.0)]):
+        write_run(tmp_path, f"a/sghmc_s{seed}", sampler="sghmc", seed=seed, coverage__modes=modes,
+                  coverage__high_quality=hq, loss__d=0.7)  # fmt: skip
+    write_run(
+        tmp_path, "b/deep/ml_s0", sampler="ml", seed=0, coverage__modes=2.0, coverage__high_quality=99.0
+    )
+    write_run(tmp_path, "b/deep/ml_s1", sampler="ml", seed=1, coverage__modes=float("nan"))
+    return tmp_path
+
+
+def by_sampler(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {row["group"]["sampler"]: row for row in rows}
+
+
+def test_collect_finds_nested_files_and_skips_bad_ones(
+    tree: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tree / "corrupt").mkdir()
+    (tree / "corrupt" / "results.json").write_text("{not json")
+    (tree / "other").mkdir()
+    (tree / "other" / "results.json").write_text("[1, 2]")
+    runs = report.collect([tree, tree / "missing"])
+    assert len(runs) == 5
+    assert all(Path(run["path"]).name == "results.json" for run in runs)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3  # corrupt, not-a-results-file, missing root: one line each
+    assert all(line.startswith("bayesgan-report: warning:") for line in err)
+    assert len(report.collect([tree / "a" / "sghmc_s0" / "results.json"])) == 1  # a file as root
+
+
+def test_summarize_means_stds_counts(tree: Path) -> None:
+    rows = report.summarize(report.collect([tree]))
+    assert [row["group"] for row in rows] == [  # default grouping, sorted
+        {"experiment": "ring", "dataset": "ring", "sampler": "ml"},
+        {"experiment": "ring", "dataset": "ring", "sampler": "sghmc"},
+    ]
+    sghmc, ml = by_sampler(rows)["sghmc"], by_sampler(rows)["ml"]
+    assert list(sghmc["metrics"]) == ["coverage/high_quality", "coverage/modes"]  # sorted, no loss/*
+    assert sghmc["n"] == 3
+    modes = sghmc["metrics"]["coverage/modes"]
+    assert modes["mean"] == pytest.approx(7.0) and modes["n"] == 3
+    assert modes["std"] == pytest.approx(statistics.stdev([8.0, 6.0, 7.0]))
+    assert ml["n"] == 2
+    ml_modes = ml["metrics"]["coverage/modes"]
+    assert math.isnan(ml_modes["mean"]) and ml_modes["nan"] == 1  # a diverged run is not averaged away
+    hq = ml["metrics"]["coverage/high_quality"]
+    assert (hq["mean"], hq["n"]) == (99.0, 1) and math.isnan(hq["std"])  # only one run has it
+
+
+def test_summarize_group_by_and_metric_selection(tree: Path) -> None:
+    runs = report.collect([tree])
+    rows = report.summarize(runs, ["seed"], ["coverage/modes", "test/absent"])
+    assert [(row["group"]["seed"], row["n"]) for row in rows] == [("0", 2), ("1", 2), ("2", 1)]
+    assert rows[0]["metrics"]["coverage/modes"]["mean"] == pytest.approx(5.0)
+    assert rows[0]["metrics"]["test/absent"]["n"] == 0
+    assert report.summarize(runs, [], None)[0]["n"] == 5  # everything in one group
+
+
+def test_render_markdown(tree: Path) -> None:
+    rows = report.summarize(report.collect([tree]), ["sampler"], ["coverage/modes", "coverage/high_quality"])
+    lines = report.render(rows, "markdown").splitlines()
+    assert [c.strip() for c in lines[0].strip("|").split("|")] == [
+        "sampler", "n", "coverage/modes", "coverage/high_quality",
+    ]  # fmt: skip
+    assert set(lines[1]) <= {"|", "-", ":"}
+    assert lines[1].endswith(":|")  # numbers right-aligned
+    cells = {
+        line.split("|")[1].strip(): [c.strip() for c in line.strip("|").split("|")] for line in lines[2:]
+    }
+    assert cells["sghmc"][1:] == ["3", "7 ± 1", "85 ± 5"]
+    assert cells["ml"][1:] == ["2", "nan (1 NaN)", "99 (1/2)"]
+    assert len({len(line) for line in lines}) == 1  # aligned columns
+    assert report.render([], "markdown") == ""
+
+
+def test_render_csv(tree: Path) -> None:
+    rows = report.summarize(report.collect([tree]), ["sampler"], ["coverage/modes"])
+    table = list(csv.DictReader(io.StringIO(report.render(rows, "csv"))))
+    assert list(table[0]) == ["sampler", "n", "coverage/modes_mean", "coverage/modes_std"]
+    sghmc = next(r for r in table if r["sampler"] == "sghmc")
+    assert (float(sghmc["coverage/modes_mean"]), float(sghmc["coverage/modes_std"])) == (7.0, 1.0)
+    ml = next(r for r in table if r["sampler"] == "ml")
+    assert ml["coverage/modes_mean"] == "nan"
+    with pytest.raises(ValueError, match="format"):
+        report.render(rows, "html")
+
+
+def test_cli(tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert report.main([str(tree), "--group-by", "experiment,sampler", "--format", "csv"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith("experiment,sampler,n,coverage/high_quality_mean")
+    assert report.main([str(tree), "--metrics", "coverage/modes"]) == 0
+    assert "coverage/high_quality" not in capsys.readouterr().out
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert report.main([str(empty)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "error: no readable results.json" in err[0]
+    assert report.main([str(tree), "--group-by", "colour"]) == 2
+    assert "unknown --group-by field(s) colour" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:  # argparse's own usage errors exit 2 as well
+        report.main([str(tree), "--format", "html"])
+    assert exit_info.value.code == 2
