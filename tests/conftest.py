@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
 
-from bayesgan import config
-
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+from bayesgan.train import compose_config
 
 # A configuration that trains in about a second: ring data, a narrow MLP, two copies each, no logging.
 TINY_DATA = ["dataset=ring", "dataset.num_samples=256", "dataset.batch_size=32"]
@@ -24,26 +20,11 @@ TINY = [
     "logger=none",
     "callbacks=none",
     "trainer.enable_progress_bar=false",
-    "sampler.J_g=2",
-    "sampler.M=1",
-    "sampler.burn_in=1",
-    "sampler.thin=1",
+    "posterior.J_g=2",
+    "posterior.M=1",
+    "posterior.burn_in=1",
+    "posterior.thin=1",
 ]
-
-
-def compose_config(overrides: Sequence[str], output_dir: Path) -> DictConfig:
-    """The config a job would see, with ``hydra:`` interpolations pointing at ``output_dir``."""
-    config.register()
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        cfg = compose("train", overrides=list(overrides), return_hydra_config=True)
-    with open_dict(cfg):
-        cfg.hydra.runtime.output_dir = str(output_dir)
-        cfg.hydra.job.num = 0
-    HydraConfig.instance().set_config(cfg)
-    with open_dict(cfg):
-        del cfg["hydra"]
-    return cfg
 
 
 @pytest.fixture
@@ -71,3 +52,11 @@ def _offline_wandb(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("WANDB_SILENT", "true")
     monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / ".wandb-config"))
     os.environ.setdefault("WANDB_CACHE_DIR", str(tmp_path / ".wandb-cache"))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_ddp_port() -> None:
+    # Lightning leaves MASTER_PORT set after a spawned DDP run; the next DDP test would reuse a port whose
+    # store may still be closing (gloo then aborts a worker). bayesgan.train.run does the same per job.
+    yield
+    os.environ.pop("MASTER_PORT", None)

@@ -90,7 +90,7 @@ def test_experiment_configs_compose(make_config, name: str) -> None:
     ("override", "expected"),
     [
         ("sampler.optimizer.lr=-0.1", "lr"),
-        ("sampler.J_g=0", "sampler.J_g"),
+        ("posterior.J_g=0", "J_g"),
         ("iterations=0", "iterations"),
         ("dataset.num_samples=-5", "num_samples"),
         ("dataset.batch_size=0", "batch_size"),

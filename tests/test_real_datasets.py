@@ -481,7 +481,7 @@ def test_real_mnist_short_semi_supervised_fit(make_config, tmp_path: Path) -> No
     from bayesgan.train import run
 
     data = ["dataset=mnist", f"dataset.root={root}", "dataset.n_labels=100", "dataset.batch_size=16"]
-    cfg = make_config(*data, "model=dcgan_small", "model.width=8", "sampler.J_g=2", "sampler.bank_size=2")
+    cfg = make_config(*data, "model=dcgan_small", "model.width=8", "posterior.J_g=2", "posterior.bank_size=2")
     results = run(cfg, output_dir=tmp_path)
     assert results["iterations"] == 4
     assert all(np.isfinite(results["metrics"][k]) for k in ("loss/d", "loss/g"))

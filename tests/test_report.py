@@ -76,7 +76,7 @@ def test_summarize_means_stds_counts(tree: Path) -> None:
     modes = sghmc["metrics"]["coverage/modes"]
     assert modes["mean"] == pytest.approx(7.0) and modes["n"] == 3
     assert modes["std"] == pytest.approx(statistics.stdev([8.0, 6.0, 7.0]))
-    assert ml["n"] == 2
+    assert (ml["n"], ml["diverged"], sghmc["diverged"]) == (2, 1, 0)
     ml_modes = ml["metrics"]["coverage/modes"]
     assert math.isnan(ml_modes["mean"]) and ml_modes["nan"] == 1  # a diverged run is not averaged away
     hq = ml["metrics"]["coverage/high_quality"]
@@ -92,6 +92,14 @@ def test_summarize_group_by_and_metric_selection(tree: Path) -> None:
     assert report.summarize(runs, [], None)[0]["n"] == 5  # everything in one group
 
 
+def test_nan_loss_flags_a_run_whose_metrics_look_finite(tmp_path: Path) -> None:
+    # A diverged GAN still gets finite coverage numbers (NaN samples capture 0 modes): only loss/* shows it.
+    write_run(tmp_path, "x", sampler="sghmc", seed=0, coverage__modes=0.0, loss__d=float("nan"))
+    (row,) = report.summarize(report.collect([tmp_path]), ["sampler"], ["coverage/modes"])
+    assert row["diverged"] == 1 and row["metrics"]["coverage/modes"]["mean"] == 0.0
+    assert "| 1 (1 diverged) |" in report.render([row])
+
+
 def test_render_markdown(tree: Path) -> None:
     rows = report.summarize(report.collect([tree]), ["sampler"], ["coverage/modes", "coverage/high_quality"])
     lines = report.render(rows, "markdown").splitlines()
@@ -104,7 +112,7 @@ def test_render_markdown(tree: Path) -> None:
         line.split("|")[1].strip(): [c.strip() for c in line.strip("|").split("|")] for line in lines[2:]
     }
     assert cells["sghmc"][1:] == ["3", "7 ± 1", "85 ± 5"]
-    assert cells["ml"][1:] == ["2", "nan (1 NaN)", "99 (1/2)"]
+    assert cells["ml"][1:] == ["2 (1 diverged)", "nan (1 NaN)", "99 (1/2)"]
     assert len({len(line) for line in lines}) == 1  # aligned columns
     assert report.render([], "markdown") == ""
 
@@ -112,11 +120,11 @@ def test_render_markdown(tree: Path) -> None:
 def test_render_csv(tree: Path) -> None:
     rows = report.summarize(report.collect([tree]), ["sampler"], ["coverage/modes"])
     table = list(csv.DictReader(io.StringIO(report.render(rows, "csv"))))
-    assert list(table[0]) == ["sampler", "n", "coverage/modes_mean", "coverage/modes_std"]
+    assert list(table[0]) == ["sampler", "n", "diverged", "coverage/modes_mean", "coverage/modes_std"]
     sghmc = next(r for r in table if r["sampler"] == "sghmc")
     assert (float(sghmc["coverage/modes_mean"]), float(sghmc["coverage/modes_std"])) == (7.0, 1.0)
     ml = next(r for r in table if r["sampler"] == "ml")
-    assert ml["coverage/modes_mean"] == "nan"
+    assert (ml["coverage/modes_mean"], ml["diverged"]) == ("nan", "1")
     with pytest.raises(ValueError, match="format"):
         report.render(rows, "html")
 
@@ -124,7 +132,7 @@ def test_render_csv(tree: Path) -> None:
 def test_cli(tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert report.main([str(tree), "--group-by", "experiment,sampler", "--format", "csv"]) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[0].startswith("experiment,sampler,n,coverage/high_quality_mean")
+    assert out.splitlines()[0].startswith("experiment,sampler,n,diverged,coverage/high_quality_mean")
     assert report.main([str(tree), "--metrics", "coverage/modes"]) == 0
     assert "coverage/high_quality" not in capsys.readouterr().out
 

@@ -9,7 +9,7 @@ import torch
 
 from bayesgan.train import build
 
-SETTINGS = ["sampler.bank_size=3", "sampler.burn_in=2", "sampler.thin=1", "dataset.num_samples=256"]
+SETTINGS = ["posterior.bank_size=3", "posterior.burn_in=2", "posterior.thin=1", "dataset.num_samples=256"]
 
 
 def _fit(make_config, out: Path, iterations: int, *extra: str):

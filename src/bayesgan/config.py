@@ -21,6 +21,19 @@ class ZPrior(Enum):
 
 
 @dataclass
+class PosteriorSchema:
+    """The posterior representation of the Bayesian samplers: sample counts and the bank (burn-in, thinning,
+    size). The ML-GAN baseline ignores it (one network each, no bank)."""
+
+    J_g: int = 4
+    J_d: int = 1
+    M: int = 2
+    burn_in: int = 500
+    thin: int = 100
+    bank_size: int = 10
+
+
+@dataclass
 class SamplerSchema:
     _target_: str = "bayesgan.module.PosteriorSpec"
     name: str = MISSING
@@ -44,6 +57,7 @@ class TrainSchema:
     ckpt_path: str | None = None
     dataset: Any = MISSING
     model: Any = MISSING
+    posterior: PosteriorSchema = field(default_factory=PosteriorSchema)
     sampler: SamplerSchema = field(default_factory=SamplerSchema)
     trainer: Any = MISSING
     logger: Any = None

@@ -16,6 +16,7 @@ from typing import Any
 import lightning.pytorch as pl
 import numpy as np
 import torch
+from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor
 
 from bayesgan import losses
@@ -103,6 +104,7 @@ class BayesGAN(pl.LightningModule):
         )
         self.bank = PosteriorBank(posterior.burn_in, posterior.thin, posterior.bank_size)
         self.iteration = 0
+        self.diverged_at: int | None = None
 
     # -- optimisation --------------------------------------------------------------------------------------
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
@@ -170,6 +172,14 @@ class BayesGAN(pl.LightningModule):
     def training_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> None:
         d_loss, g_loss = self.update(batch, *self.optimizers(), backward=self.manual_backward)
         self.iteration += 1
+        if not (torch.isfinite(d_loss).all() and torch.isfinite(g_loss).all()):
+            # Stop cleanly (outputs, metrics and the summary are still written) rather than sampling NaNs.
+            self.diverged_at = self.iteration
+            rank_zero_warn(
+                f"non-finite loss at iteration {self.iteration}: training stopped. The step size is too "
+                "large for this model and data; lower sampler.optimizer.lr_per_datum (or lr)."
+            )
+            self.trainer.should_stop = True
         if self.bank.due(self.iteration) and self.trainer.is_global_zero:
             snapshot = {
                 "generator": self.generator.snapshot(),
@@ -226,6 +236,15 @@ class BayesGAN(pl.LightningModule):
         finally:
             self.discriminator.train(was_training)
         return torch.cat(logits).softmax(-1)
+
+    def teardown(self, stage: str) -> None:
+        # Lightning never destroys a gloo process group (only NCCL's, at exit); a worker that exits with one
+        # alive can abort in C++ ("terminate called without an active exception"). Every rank reaches
+        # teardown after its last collective, so end the group here.
+        dist = torch.distributed
+        if stage == "fit" and dist.is_available() and dist.is_initialized() and dist.get_backend() == "gloo":
+            dist.barrier()
+            dist.destroy_process_group()
 
     # -- checkpointing -------------------------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

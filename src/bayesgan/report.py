@@ -97,7 +97,8 @@ def summarize(
     group_by: Sequence[str] = DEFAULT_GROUP_BY,
     metrics: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per group: ``{"group": {field: value}, "n": runs, "metrics": {name: {mean, std, n, nan}}}``.
+    """One row per group: ``{"group": {field: value}, "n": runs, "diverged": runs with a non-finite value,
+    "metrics": {name: {mean, std, n, nan}}}``.
 
     ``metrics`` defaults to every metric key found (sorted, ``loss/*`` omitted). ``std`` is the sample
     standard deviation (NaN below two values); a metric's ``n`` counts the runs of the group that have it,
@@ -114,8 +115,15 @@ def summarize(
         for name in names:
             values = [_as_float(run["metrics"].get(name)) for run in members]
             stats[name] = _stats([v for v in values if v is not None])
-        rows.append({"group": dict(zip(group_by, key, strict=True)), "n": len(members), "metrics": stats})
+        row = {"group": dict(zip(group_by, key, strict=True)), "n": len(members), "metrics": stats}
+        rows.append(row | {"diverged": sum(map(diverged, members))})
     return rows
+
+
+def diverged(run: dict[str, Any]) -> bool:
+    """Any non-finite metric, losses included: a NaN run can still report finite evaluation metrics (e.g.
+    zero modes captured), so the tables flag it from every key."""
+    return any(isinstance(v, float) and not math.isfinite(v) for v in run["metrics"].values())
 
 
 def _sort_key(key: tuple[str, ...]) -> tuple[tuple[int, int, str], ...]:
@@ -153,10 +161,10 @@ def render(rows: Sequence[dict[str, Any]], fmt: str = "markdown") -> str:
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow([*group_cols, "n", *(f"{m}_{s}" for m in names for s in ("mean", "std"))])
+        writer.writerow([*group_cols, "n", "diverged", *(f"{m}_{s}" for m in names for s in ("mean", "std"))])
         for row in rows:
             cells = [_csv_number(row["metrics"][m], s) for m in names for s in ("mean", "std")]
-            writer.writerow([*row["group"].values(), row["n"], *cells])
+            writer.writerow([*row["group"].values(), row["n"], row["diverged"], *cells])
         return out.getvalue()
     if fmt != "markdown":
         raise ValueError(f"unknown format {fmt!r}; use markdown or csv")
@@ -164,7 +172,7 @@ def render(rows: Sequence[dict[str, Any]], fmt: str = "markdown") -> str:
     body = [
         [
             *map(str, row["group"].values()),
-            str(row["n"]),
+            f"{row['n']} ({row['diverged']} diverged)" if row["diverged"] else str(row["n"]),
             *(_cell(row["metrics"][m], row["n"]) for m in names),
         ]
         for row in rows

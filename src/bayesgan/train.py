@@ -6,17 +6,20 @@ import json
 import os
 import sys
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import hydra
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from hydra.types import RunMode
 from hydra.utils import instantiate
 from lightning.pytorch import Callback, Trainer, seed_everything
 from lightning.pytorch.utilities import rank_zero_info
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from bayesgan import config
 from bayesgan.config import ConfigError
@@ -32,6 +35,21 @@ for _pattern in (
     r"`isinstance\(treespec, LeafSpec\)` is deprecated",
 ):
     warnings.filterwarnings("ignore", message=_pattern)
+
+
+def compose_config(overrides: Sequence[str], output_dir: Path) -> DictConfig:
+    """The config ``bayesgan-train <overrides>`` would run with, for use outside a Hydra job (tests, scripts):
+    ``hydra:`` interpolations and results' ``choices`` resolve as in a job writing to ``output_dir``."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
+        cfg = compose("train", overrides=list(overrides), return_hydra_config=True)
+    with open_dict(cfg):
+        cfg.hydra.runtime.output_dir = str(output_dir)
+        cfg.hydra.job.num = 0
+    HydraConfig.instance().set_config(cfg)
+    with open_dict(cfg):
+        del cfg["hydra"]
+    return cfg
 
 
 def build(cfg: DictConfig, output_dir: Path) -> tuple[Trainer, BayesGAN, Any]:
@@ -68,6 +86,7 @@ def build(cfg: DictConfig, output_dir: Path) -> tuple[Trainer, BayesGAN, Any]:
 def run(cfg: DictConfig, output_dir: Path | None = None) -> dict[str, Any]:
     """Train one configuration; returns (and writes to ``results.json``) its final metrics."""
     output_dir = Path(output_dir or HydraConfig.get().runtime.output_dir)
+    _restore_master_port()
     try:
         trainer, module, datamodule = build(cfg, output_dir)
     except (ConfigError, InstantiationException, ValueError, TypeError, FileNotFoundError) as error:
@@ -97,6 +116,7 @@ def _results(cfg: DictConfig, trainer: Trainer, module: BayesGAN) -> dict[str, A
         "seed": cfg.seed,
         "iterations": module.iteration,
         "bank_size": len(module.bank),
+        "diverged_at": module.diverged_at,
         "metrics": metrics,
     }
 
@@ -120,6 +140,10 @@ def _print_summary(output_dir: Path, trainer: Trainer, results: dict[str, Any]) 
             lines.append(f"Samples:       {callback.last_path}")
     lines.append(f"Metrics:       {output_dir / 'results.json'}")
     metrics = results["metrics"]
+    if results["diverged_at"] is not None:
+        lines.append(
+            f"DIVERGED at iteration {results['diverged_at']} (non-finite loss): metrics below are NaN."
+        )
     if "test/bma_accuracy" in metrics:
         lines.append(
             f"Final test accuracy (Bayesian model average): {metrics['test/bma_accuracy']:.4f}"
@@ -151,6 +175,19 @@ def _refuse_relaunching_ddp_in_multirun(cfg: DictConfig) -> None:
             f"trainer.strategy={strategy} re-launches the script and breaks a local multirun: "
             "use trainer=ddp_spawn, or hydra/launcher=slurm"
         )
+
+
+_USER_MASTER_PORT = os.environ.get("MASTER_PORT")
+
+
+def _restore_master_port() -> None:
+    # Lightning's spawn launcher sets MASTER_PORT in this process and leaves it set. The next job of a
+    # multirun (or test) would then reuse a port whose store may still be closing, and gloo aborts the
+    # workers. Only a port the user chose survives between jobs.
+    if _USER_MASTER_PORT is None:
+        os.environ.pop("MASTER_PORT", None)
+    else:
+        os.environ["MASTER_PORT"] = _USER_MASTER_PORT
 
 
 def _finish_wandb_run() -> None:

@@ -7,6 +7,8 @@ A sample is *high quality* (HQ) when its Euclidean distance to the nearest mode 
 - ``reverse_kl``: KL(q || uniform) in nats, q = histogram of the HQ samples over their nearest modes.
   With no HQ sample at all q is undefined; we report log K, the value of total collapse, so the
   metric stays finite and "worst" rather than NaN.
+Non-finite samples (a diverged generator) make every metric NaN, so divergence is never reported as a
+plausible-looking "0 modes".
 """
 
 from __future__ import annotations
@@ -39,7 +41,10 @@ def hq_mode_counts(samples: Tensor, modes: Tensor, std: float, threshold: float 
     return torch.bincount(nearest[hq], minlength=modes.shape[0])
 
 
-def _summarize(counts: Tensor, total: Tensor | int) -> dict[str, Tensor]:
+def _summarize(counts: Tensor, total: Tensor | int, nonfinite: Tensor | int = 0) -> dict[str, Tensor]:
+    if int(nonfinite) > 0:
+        nan = torch.tensor(float("nan"), dtype=torch.float64, device=counts.device)
+        return {"modes_captured": nan, "high_quality": nan, "reverse_kl": nan}
     counts = counts.to(torch.float64)
     num_modes = counts.numel()
     num_hq = counts.sum()
@@ -61,7 +66,8 @@ def _summarize(counts: Tensor, total: Tensor | int) -> dict[str, Tensor]:
 def mode_coverage(samples: Tensor, modes: Tensor, std: float, threshold: float = 3.0) -> dict[str, float]:
     """Functional mode coverage of ``samples`` ``[n, d]`` against ``modes`` ``[K, d]``."""
     counts = hq_mode_counts(samples, modes, std, threshold)
-    return {k: float(v) for k, v in _summarize(counts, samples.shape[0]).items()}
+    nonfinite = int((~torch.isfinite(samples)).any(dim=-1).sum()) if samples.numel() else 0
+    return {k: float(v) for k, v in _summarize(counts, samples.shape[0], nonfinite).items()}
 
 
 class ModeCoverage(Metric):
@@ -82,10 +88,12 @@ class ModeCoverage(Metric):
         self.register_buffer("modes", modes.clone())
         self.add_state("counts", default=torch.zeros(modes.shape[0], dtype=torch.long), dist_reduce_fx="sum")
         self.add_state("total", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
+        self.add_state("nonfinite", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
 
     def update(self, samples: Tensor) -> None:
         self.counts += hq_mode_counts(samples, self.modes, self.std, self.threshold).to(self.counts.device)
         self.total += samples.shape[0]
+        self.nonfinite += (~torch.isfinite(samples.reshape(samples.shape[0], -1))).any(dim=-1).sum()
 
     def compute(self) -> dict[str, Tensor]:
-        return _summarize(self.counts, self.total)
+        return _summarize(self.counts, self.total, self.nonfinite)

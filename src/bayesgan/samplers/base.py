@@ -60,6 +60,21 @@ def check_common(group: dict[str, Any]) -> None:
         check(group["temperature"] >= 0, "temperature", ">= 0", group["temperature"])
 
 
+def resolve_lr(lr: float | None, lr_per_datum: float | None, num_data: int) -> float:
+    """The step size η from ``lr`` itself or from ``lr_per_datum`` = η·N (exactly one of the two).
+
+    The gradient of U grows with N, so a step size that works on one dataset is N-times too large on a
+    dataset N times bigger; ``lr_per_datum`` stays meaningful across datasets (η = lr_per_datum / N).
+    """
+    if (lr is None) == (lr_per_datum is None):
+        raise ValueError(f"give exactly one of lr and lr_per_datum, got lr={lr}, lr_per_datum={lr_per_datum}")
+    if lr_per_datum is not None:
+        check(lr_per_datum > 0, "lr_per_datum", "> 0", lr_per_datum)
+        check(num_data >= 1, "num_data", ">= 1", num_data)
+        return float(lr_per_datum) / num_data
+    return float(lr)
+
+
 def check_data_sizes(num_data: int, batch_size: int) -> None:
     check(num_data >= 1, "num_data", ">= 1", num_data)
     check(batch_size >= 1, "batch_size", ">= 1", batch_size)

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from bayesgan.samplers.base import ParamsT, SamplerBase
+from bayesgan.samplers.base import ParamsT, SamplerBase, resolve_lr
 
 
 class SGHMC(SamplerBase):
@@ -30,12 +30,14 @@ class SGHMC(SamplerBase):
         *,
         num_data: int,
         batch_size: int,
-        lr: float,
+        lr: float | None = None,
         friction: float = 0.1,
         prior_std: float | None = 1.0,
         temperature: float = 1.0,
         seed: int = 0,
+        lr_per_datum: float | None = None,
     ) -> None:
+        lr = resolve_lr(lr, lr_per_datum, num_data)
         defaults = {"lr": lr, "friction": friction, "prior_std": prior_std, "temperature": temperature}
         super().__init__(params, defaults, num_data=num_data, batch_size=batch_size, seed=seed)
 

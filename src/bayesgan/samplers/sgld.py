@@ -7,7 +7,7 @@ from typing import Any
 
 from torch import Tensor
 
-from bayesgan.samplers.base import ParamsT, SamplerBase
+from bayesgan.samplers.base import ParamsT, SamplerBase, resolve_lr
 
 
 class SGLD(SamplerBase):
@@ -24,11 +24,13 @@ class SGLD(SamplerBase):
         *,
         num_data: int,
         batch_size: int,
-        lr: float,
+        lr: float | None = None,
         prior_std: float | None = 1.0,
         temperature: float = 1.0,
         seed: int = 0,
+        lr_per_datum: float | None = None,
     ) -> None:
+        lr = resolve_lr(lr, lr_per_datum, num_data)
         defaults = {"lr": lr, "prior_std": prior_std, "temperature": temperature}
         super().__init__(params, defaults, num_data=num_data, batch_size=batch_size, seed=seed)
 
