@@ -24,6 +24,7 @@ from bayesgan.bank import PosteriorBank
 from bayesgan.ensemble import Ensemble
 from bayesgan.models import Architecture
 from bayesgan.models.layers import frozen_running_stats
+from bayesgan.seeding import derived_generator
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 
@@ -53,14 +54,6 @@ class PosteriorSpec:
                 raise ValueError(f"sampler.{key} must be >= 1, got {getattr(self, key)}")
         if self.gen_observed is not None and self.gen_observed < 1:
             raise ValueError(f"sampler.gen_observed must be >= 1 or null, got {self.gen_observed}")
-
-
-def _derived_generator(device: torch.device, *keys: int) -> torch.Generator:
-    # Randomness keyed by (seed, rank, iteration, ...) needs no state in checkpoints and resumes exactly.
-    seed = 0
-    for key in keys:
-        seed = (seed * 1_000_003 + int(key) + 1) % (2**62)
-    return torch.Generator(device=device).manual_seed(seed)
 
 
 class BayesGAN(pl.LightningModule):
@@ -123,7 +116,7 @@ class BayesGAN(pl.LightningModule):
 
     def _iteration_z(self, n: int, phase: int) -> Tensor:
         keys = (self.seed, self.global_rank, self.iteration, phase)
-        return self.sample_z(self.generator.num_copies, n, _derived_generator(self.device, *keys))
+        return self.sample_z(self.generator.num_copies, n, derived_generator(*keys, device=self.device))
 
     def discriminator_loss(self, batch: Mapping[str, Tensor], fakes: Tensor) -> Tensor:
         """Per discriminator copy NLL [Cd] on the real batch and the fakes [Cg, n, ...] of every G copy."""

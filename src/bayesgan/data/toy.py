@@ -13,7 +13,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from bayesgan.data.base import DataSplits, GANDataModule, _mix_seed
+from bayesgan.data.base import DataSplits, GANDataModule
+from bayesgan.seeding import mix_seed
 
 _TRAIN, _TEST = 0, 1
 
@@ -43,7 +44,7 @@ class _GaussianMixtureDataModule(GANDataModule):
 
     def _sample(self, n: int, split: int, means: Tensor) -> tuple[Tensor, Tensor]:
         # Separate seeds per split, so the test set does not change with num_samples.
-        g = torch.Generator().manual_seed(_mix_seed(self.data_seed, split))
+        g = torch.Generator().manual_seed(mix_seed(self.data_seed, split))
         y = torch.randint(means.shape[0], (n,), generator=g)
         x = means[y] + self.std * torch.randn(n, means.shape[1], generator=g)
         return x, y
