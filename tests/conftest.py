@@ -52,11 +52,3 @@ def _offline_wandb(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("WANDB_SILENT", "true")
     monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / ".wandb-config"))
     os.environ.setdefault("WANDB_CACHE_DIR", str(tmp_path / ".wandb-cache"))
-
-
-@pytest.fixture(autouse=True)
-def _fresh_ddp_port() -> None:
-    # Lightning leaves MASTER_PORT set after a spawned DDP run; the next DDP test would reuse a port whose
-    # store may still be closing (gloo then aborts a worker). bayesgan.train.run does the same per job.
-    yield
-    os.environ.pop("MASTER_PORT", None)

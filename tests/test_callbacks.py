@@ -81,6 +81,12 @@ class StubModule(LightningModule):
             states = self.trainer.strategy.broadcast(states, src=0)
         return list(states) or [self._current()]
 
+    def num_posterior_samples(self, network: str, use_bank: bool = True) -> int:
+        snapshots = len(self.bank) if use_bank else 0
+        if use_bank and self._trainer is not None and self.trainer.world_size > 1:
+            snapshots = self.trainer.strategy.broadcast(snapshots, src=0)
+        return max(1, snapshots) * self.gen_w.shape[0]
+
     @torch.no_grad()
     def generate(self, z: Tensor | int, *, use_bank: bool = True, generator=None) -> Tensor:
         outs = []

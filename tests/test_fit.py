@@ -38,7 +38,7 @@ def test_short_fit(make_config, tmp_path, sampler: str, setting: str) -> None:
     assert (tmp_path / "checkpoints" / "last.ckpt").exists()
 
 
-def test_divergence_stops_training_and_is_reported(make_config, tmp_path, capsys) -> None:
+def test_divergence_stops_training_and_is_reported(make_config, tmp_path) -> None:
     # A step size far too large: the run must stop at once, say why, and still write its results.
     cfg = make_config(
         "sampler=sgld", "sampler.optimizer.lr_per_datum=1e6", "iterations=50", "callbacks=default"

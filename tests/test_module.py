@@ -55,3 +55,14 @@ def test_vectorized_iteration_equals_loop(architecture, shape, num_classes) -> N
         slow.iteration += 1
     for (name, a), b in zip(fast.state_dict().items(), slow.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5, msg=name)
+
+
+def test_num_posterior_samples_matches_the_states_averaged_over() -> None:
+    module = _module(MLP(hidden=8), (2,), True, None)
+    assert module.num_posterior_samples("generator") == module.generate(1).shape[0] == 3
+    for iteration in (1, 2):
+        snapshot = {"generator": module.generator.snapshot(), "discriminator": module.discriminator.snapshot()}
+        module.bank.add(iteration, snapshot)
+    assert module.num_posterior_samples("generator") == module.generate(1).shape[0] == 6
+    assert module.num_posterior_samples("discriminator") == 4
+    assert module.num_posterior_samples("generator", use_bank=False) == 3

@@ -197,6 +197,15 @@ class BayesGAN(pl.LightningModule):
             states = self.trainer.strategy.broadcast(states, src=0)
         return list(states) or [None]
 
+    def num_posterior_samples(self, network: str, use_bank: bool = True) -> int:
+        """How many samples ``posterior_states`` gives for ``network`` (copies x snapshots), without
+        moving the bank: under DDP only rank 0's snapshot count is broadcast (every rank must call this)."""
+        snapshots = len(self.bank) if use_bank else 0
+        if use_bank and self._trainer is not None and self.trainer.world_size > 1:
+            snapshots = self.trainer.strategy.broadcast(snapshots, src=0)
+        ensemble = self.generator if network == "generator" else self.discriminator
+        return max(1, snapshots) * ensemble.num_copies
+
     @torch.no_grad()
     def generate(
         self, z: Tensor | int, *, use_bank: bool = True, generator: torch.Generator | None = None

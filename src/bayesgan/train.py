@@ -56,6 +56,7 @@ def build(cfg: DictConfig, output_dir: Path) -> tuple[Trainer, BayesGAN, Any]:
     """Instantiate data, model, sampler, loggers, callbacks and trainer; raises on any bad value."""
     config.check_values(cfg)
     _refuse_relaunching_ddp_in_multirun(cfg)
+    _restore_master_port()
     seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = instantiate(cfg.dataset, seed=cfg.seed)
     datamodule.prepare_data()
@@ -86,7 +87,6 @@ def build(cfg: DictConfig, output_dir: Path) -> tuple[Trainer, BayesGAN, Any]:
 def run(cfg: DictConfig, output_dir: Path | None = None) -> dict[str, Any]:
     """Train one configuration; returns (and writes to ``results.json``) its final metrics."""
     output_dir = Path(output_dir or HydraConfig.get().runtime.output_dir)
-    _restore_master_port()
     try:
         trainer, module, datamodule = build(cfg, output_dir)
     except (ConfigError, InstantiationException, ValueError, TypeError, FileNotFoundError) as error:
@@ -181,9 +181,9 @@ _USER_MASTER_PORT = os.environ.get("MASTER_PORT")
 
 
 def _restore_master_port() -> None:
-    # Lightning's spawn launcher sets MASTER_PORT in this process and leaves it set. The next job of a
-    # multirun (or test) would then reuse a port whose store may still be closing, and gloo aborts the
-    # workers. Only a port the user chose survives between jobs.
+    # Lightning's spawn launcher sets MASTER_PORT in this process and leaves it set. The next trainer
+    # built here (a multirun job, a test) would reuse a port whose store may still be closing, and gloo
+    # aborts the workers. Only a port the user chose survives between jobs.
     if _USER_MASTER_PORT is None:
         os.environ.pop("MASTER_PORT", None)
     else:

@@ -61,8 +61,8 @@ class ModeCoverageCallback(PeriodicCallback):
         # Same seeded latents every evaluation (comparable curves) and on every rank (identical values).
         gen = seeded_generator(pl_module, self.seed)
 
-        # Pooled posterior predictive. S is only known from the module, hence a one-latent probe.
-        num_posterior = pl_module.generate(1, use_bank=True, generator=gen).shape[0]
+        # Pooled posterior predictive: num_samples split evenly over the S posterior generator samples.
+        num_posterior = pl_module.num_posterior_samples("generator")
         per_sample = max(1, self.num_samples // num_posterior)
         pooled = pl_module.generate(per_sample, use_bank=True, generator=gen)
         pooled = pooled.reshape(num_posterior * per_sample, -1).cpu()
