@@ -61,7 +61,10 @@ def test_num_posterior_samples_matches_the_states_averaged_over() -> None:
     module = _module(MLP(hidden=8), (2,), True, None)
     assert module.num_posterior_samples("generator") == module.generate(1).shape[0] == 3
     for iteration in (1, 2):
-        snapshot = {"generator": module.generator.snapshot(), "discriminator": module.discriminator.snapshot()}
+        snapshot = {
+            "generator": module.generator.snapshot(),
+            "discriminator": module.discriminator.snapshot(),
+        }
         module.bank.add(iteration, snapshot)
     assert module.num_posterior_samples("generator") == module.generate(1).shape[0] == 6
     assert module.num_posterior_samples("discriminator") == 4
