@@ -1,25 +1,30 @@
-"""Baseline comparison through the real configs: Bayesian GAN vs ML-GAN (ring), plus supervised-only (digits).
+"""The honest comparison: Bayesian GAN (SGHMC, SGLD) vs ML-GAN (vs supervised-only) through the real configs.
 
-  - ring: ``experiment=ring`` with ``sampler=sghmc`` (J_g from the experiment file) and ``sampler=ml``
-    (one G, one D: the ML sampler ignores ``posterior.*``), same iterations: modes captured and % high
-    quality;
-  - digits (``experiment=digits_semi``, 50 labels): ``sampler=sghmc`` and ``sampler=ml``, and the same
-    discriminator trained on the labelled examples only (:func:`bayesgan.supervised.train_supervised`):
-    test accuracy (BMA for the Bayesian GAN).
+Cases (each run is ``bayesgan-train <case overrides> sampler=<s> seed=<k>`` at the presets' budgets):
+  - ``ring_pacgan``, ``grid_pacgan``: the PacGAN/VEEGAN protocol (conf/experiment/*_pacgan.yaml); mode
+    coverage on 2,500 samples, pooled and per generator copy, beside the structureless null reference;
+  - ``digits_20``, ``digits_50``: semi-supervised 8x8 digits with 20 / 50 labels (``experiment=digits_semi``),
+    plus the discriminator trained on the labelled examples only (``bayesgan.supervised``).
 
-Every run writes ``<out>/<experiment>/<sampler>/s<seed>/results.json``, so ``bayesgan-report <out>`` reprints
-the tables later. Iterations default to the experiment configs' values.
+Each finished run leaves a small summary ``<results>/<case>/<sampler>/seed<k>.json`` (committed under
+bench/results/compare/); a rerun skips runs whose summary exists and reprints the tables. Seeds are paired
+across samplers (same data, labelled subset and evaluation latents), so each Bayesian-vs-ML difference is
+reported as a paired mean with a bootstrap 95 % interval over seeds.
 
-    python bench/compare.py [--seeds 0 1 2] [--ring-iterations N] [--digits-iterations N]
-                            [--out outputs/compare] [--threads 1] [--quick]
+    python bench/compare.py                                     # everything still missing, then the tables
+    python bench/compare.py --only ring_pacgan --samplers ml    # one part
+    python bench/compare.py --report                            # only reprint the tables
+    python bench/compare.py --quick                             # smoke test (separate results folder)
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import logging
 import math
+import subprocess
 import time
 import warnings
 from collections.abc import Sequence
@@ -27,113 +32,232 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 
 from bayesgan import report
 from bayesgan.supervised import train_supervised
 from bayesgan.train import compose_config, run
 
-RING_METRICS = [
+TOY_METRICS = [
     "coverage/modes",
     "coverage/high_quality",
     "coverage/reverse_kl",
     "coverage/per_generator_modes_mean",
     "coverage/per_generator_high_quality_mean",
+    "coverage/per_generator_reverse_kl_mean",
+    "diag/generator_diversity",
+    "diag/rhat_max",
 ]
 DIGITS_METRICS = ["test/bma_accuracy", "test/member_accuracy", "test/bma_nll"]
+HEADLINE = {
+    "toy": ["coverage/modes", "coverage/high_quality", "coverage/reverse_kl"],
+    "digits": DIGITS_METRICS[:1],
+}
+# case -> (kind, overrides, samplers)
+CASES: dict[str, tuple[str, list[str], list[str]]] = {
+    "ring_pacgan": ("toy", ["experiment=ring_pacgan"], ["ml", "sghmc", "sgld"]),
+    "grid_pacgan": ("toy", ["experiment=grid_pacgan"], ["ml", "sghmc", "sgld"]),
+    "digits_20": (
+        "digits",
+        ["experiment=digits_semi", "dataset.n_labels=20"],
+        ["ml", "sghmc", "sgld", "supervised"],
+    ),
+    "digits_50": (
+        "digits",
+        ["experiment=digits_semi", "dataset.n_labels=50"],
+        ["ml", "sghmc", "sgld", "supervised"],
+    ),
+}
+NULL_ROW = "null (structureless)"
 COMMON = ["logger=none", "trainer.enable_progress_bar=false"]
 QUICK_ITERATIONS = 30
 
 
+# -- running ------------------------------------------------------------------------------------------------
 def train_gan(overrides: list[str], run_dir: Path) -> dict[str, Any]:
     run_dir.mkdir(parents=True, exist_ok=True)
     return run(compose_config([*overrides, *COMMON], run_dir), run_dir)
 
 
 def train_baseline(overrides: list[str], run_dir: Path) -> dict[str, Any]:
-    """Supervised-only on the same data, labelled subset and model config; a results.json like the GANs'."""
+    """Supervised-only on the same data, labelled subset (same seed) and discriminator architecture."""
     cfg = compose_config([*overrides, *COMMON], run_dir)
-    datamodule = instantiate(cfg.dataset, seed=cfg.seed)  # same seed -> same labelled subset as the GAN run
+    datamodule = instantiate(cfg.dataset, seed=cfg.seed)
     datamodule.prepare_data()
     datamodule.setup("fit")
     metrics = train_supervised(instantiate(cfg.model), datamodule, iterations=cfg.iterations, seed=cfg.seed)
-    choices = {g: str(c) for g, c in HydraConfig.get().runtime.choices.items() if g in ("dataset", "model")}
-    results = {
-        "experiment": cfg.experiment_name,
-        "choices": {**choices, "sampler": "supervised", "trainer": "plain_torch"},
-        "seed": cfg.seed,
+    # One network is its own model average: the same keys as the ML-GAN's single-copy results.
+    return {
         "iterations": cfg.iterations,
-        "bank_size": 0,
-        # One network is its own Bayesian model average: the same keys as the ML-GAN's single-copy file.
+        "diverged_at": None,
         "metrics": {
             "test/bma_accuracy": metrics["test/accuracy"],
             "test/member_accuracy": metrics["test/accuracy"],
             "test/bma_nll": metrics["test/nll"],
         },
     }
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "results.json").write_text(json.dumps(results, indent=2))
-    return results
+
+
+def _commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def summary(
+    case: str, sampler: str, seed: int, overrides: list[str], results: dict[str, Any], wall: float
+) -> dict:
+    """The committed per-run file: enough to reprint and check the tables (no checkpoints, no samples)."""
+    keep = ("coverage/", "null/", "diag/", "test/", "loss/")
+    return {
+        "experiment": case,
+        "choices": {"sampler": sampler},
+        "seed": seed,
+        "iterations": results["iterations"],
+        "diverged_at": results.get("diverged_at"),
+        "overrides": overrides,
+        "wall_s": round(wall, 1),
+        "torch_threads": torch.get_num_threads(),
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": _commit(),
+        "metrics": {k: v for k, v in results["metrics"].items() if k.startswith(keep)},
+    }
 
 
 def plan(args: argparse.Namespace) -> list[tuple[str, str, int, list[str]]]:
-    """(experiment, sampler, seed, overrides) for every run, in order."""
-    ring_it = [f"iterations={args.ring_iterations}"] if args.ring_iterations else []
-    digits_it = [f"iterations={args.digits_iterations}"] if args.digits_iterations else []
+    """(case, sampler, seed, overrides) of every requested run; seeds outermost, so partial runs pair."""
     jobs = []
     for seed in args.seeds:
-        for experiment, samplers, iterations in (
-            ("ring", ("sghmc", "ml"), ring_it),
-            ("digits_semi", ("sghmc", "ml", "supervised"), digits_it),
-        ):
+        for case in args.only:
+            _, overrides, samplers = CASES[case]
             for sampler in samplers:
-                # The supervised baseline only reads the dataset and model groups; any sampler composes.
-                gan = [f"sampler={sampler}"]
-                overrides = [f"experiment={experiment}", f"seed={seed}", *iterations]
-                jobs.append(
-                    (experiment, sampler, seed, [*overrides, *([] if sampler == "supervised" else gan)])
-                )
+                if args.samplers and sampler not in args.samplers:
+                    continue
+                extra = [f"iterations={args.iterations}"] if args.iterations else []
+                gan = [] if sampler == "supervised" else [f"sampler={sampler}"]
+                jobs.append((case, sampler, seed, [*overrides, *gan, f"seed={seed}", *extra]))
     return jobs
 
 
-def headline(results: dict[str, Any]) -> str:
-    m = results["metrics"]
-    parts = []
-    if "coverage/modes" in m:
-        parts.append(
-            f"modes captured {m['coverage/modes']:.0f}, high quality {m['coverage/high_quality']:.1f}%"
+def result_path(results_dir: Path, case: str, sampler: str, seed: int) -> Path:
+    return results_dir / case / sampler / f"seed{seed}.json"
+
+
+def run_missing(args: argparse.Namespace) -> None:
+    jobs = plan(args)
+    todo = [j for j in jobs if not result_path(args.results, *j[:3]).exists()]
+    print(f"{len(jobs)} runs requested, {len(jobs) - len(todo)} already done, {len(todo)} to run", flush=True)
+    for i, (case, sampler, seed, overrides) in enumerate(todo, 1):
+        print(f"[{i}/{len(todo)}] {case} {sampler} seed={seed} ...", end=" ", flush=True)
+        t0 = time.perf_counter()
+        run_dir = args.runs / case / sampler / f"seed{seed}"
+        results = (train_baseline if sampler == "supervised" else train_gan)(overrides, run_dir)
+        wall = time.perf_counter() - t0
+        path = result_path(args.results, case, sampler, seed)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(summary(case, sampler, seed, overrides, results, wall), indent=2) + "\n")
+        tmp.replace(path)  # atomic: an interrupted run never leaves a half-written summary to skip
+        print(
+            f"{results['iterations']} iterations in {wall:.0f}s: {headline(results['metrics'])}", flush=True
         )
-    if "test/bma_accuracy" in m:
-        parts.append(f"test accuracy (BMA) {m['test/bma_accuracy']:.4f}")
-    if any(isinstance(v, float) and not math.isfinite(v) for v in m.values()):
-        parts.append("NON-FINITE METRICS: " + ", ".join(k for k, v in m.items() if not math.isfinite(v)))
-    return "; ".join(parts) or "no metrics"
 
 
+def headline(metrics: dict[str, float]) -> str:
+    parts = []
+    if "coverage/modes" in metrics:
+        parts.append(
+            f"modes {metrics['coverage/modes']:.0f}, HQ {metrics['coverage/high_quality']:.1f}%, "
+            f"reverse KL {metrics['coverage/reverse_kl']:.3f}"
+        )
+    if "test/bma_accuracy" in metrics:
+        parts.append(f"test accuracy (BMA) {metrics['test/bma_accuracy']:.4f}")
+    bad = [k for k, v in metrics.items() if isinstance(v, float) and not math.isfinite(v)]
+    return "; ".join(parts + ([f"NON-FINITE: {', '.join(bad)}"] if bad else [])) or "no metrics"
+
+
+# -- tables -------------------------------------------------------------------------------------------------
+def load(results_dir: Path) -> list[dict[str, Any]]:
+    runs = []
+    for path in sorted(results_dir.glob("*/*/seed*.json")):
+        runs.append(json.loads(path.read_text()))
+    return runs
+
+
+def null_runs(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One pseudo-run per (case, seed): the structureless reference's scores, recorded by every toy run."""
+    seen: dict[tuple[str, int], dict[str, Any]] = {}
+    for r in runs:
+        null = {k.replace("null/", "coverage/"): v for k, v in r["metrics"].items() if k.startswith("null/")}
+        if null:
+            seen.setdefault(
+                (r["experiment"], r["seed"]), {**r, "choices": {"sampler": NULL_ROW}, "metrics": null}
+            )
+    return list(seen.values())
+
+
+def tables(runs: list[dict[str, Any]], cases: Sequence[str]) -> str:
+    out = []
+    for case in cases:
+        kind = CASES[case][0]
+        selected = [r for r in runs if r["experiment"] == case]
+        if not selected:
+            continue
+        seeds = sorted({r["seed"] for r in selected})
+        metrics = TOY_METRICS if kind == "toy" else DIGITS_METRICS
+        rows = report.summarize(selected + null_runs(selected), ["sampler", "iterations"], metrics)
+        out.append(f"\n## {case}: mean ± std over seeds {', '.join(map(str, seeds))}\n")
+        out.append(report.render(rows))
+        diffs = paired_rows(selected, HEADLINE[kind])
+        if diffs:
+            out.append("\nPaired difference (Bayesian − ML, same seeds), mean [bootstrap 95 % interval]:\n\n")
+            out.append(report.render_table(["comparison", "pairs", *HEADLINE[kind]], diffs))
+    return "".join(out)
+
+
+def paired_rows(runs: list[dict[str, Any]], metrics: Sequence[str]) -> list[list[str]]:
+    by = {(report.field(r, "sampler"), r["seed"]): r["metrics"] for r in runs}
+    rows = []
+    for sampler in ("sghmc", "sgld"):
+        seeds = sorted(s for (name, s) in by if name == sampler and ("ml", s) in by)
+        if not seeds:
+            continue
+        cells = []
+        for m in metrics:
+            a = [by[(sampler, s)].get(m, math.nan) for s in seeds]
+            b = [by[("ml", s)].get(m, math.nan) for s in seeds]
+            mean, lo, hi = report.paired_bootstrap(a, b)
+            cells.append(f"{mean:+.4g} [{lo:+.4g}, {hi:+.4g}]")
+        rows.append([f"{sampler} − ml", str(len(seeds)), *cells])
+    return rows
+
+
+# -- command line -------------------------------------------------------------------------------------------
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--only", nargs="+", choices=list(CASES), default=list(CASES), help="cases to run")
+    parser.add_argument("--samplers", nargs="+", default=None, help="ml sghmc sgld supervised (default: all)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--iterations", type=int, default=None, help="override every preset's budget")
+    parser.add_argument("--results", type=Path, default=None, help="default: bench/results/compare")
+    parser.add_argument("--runs", type=Path, default=None, help="run directories (default: outputs/compare)")
+    parser.add_argument("--report", action="store_true", help="only print the tables of existing results")
+    # The toy models are small: a second intra-op thread is slower on the shared 2-core machines.
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (0: torch's default)")
     parser.add_argument(
-        "--ring-iterations", type=int, default=None, help="default: conf/experiment/ring.yaml"
-    )
-    parser.add_argument("--digits-iterations", type=int, default=None, help="default: conf/train.yaml")
-    parser.add_argument("--out", type=Path, default=None, help="default: outputs/compare (or _quick)")
-    # These models are tiny: a second intra-op thread measured ~3x SLOWER on the 2-core machines (OpenMP
-    # sync overhead, worse when the other core is busy). 0 = torch's default.
-    parser.add_argument(
-        "--threads", type=int, default=1, help="torch intra-op threads (default 1; 0: torch's)"
-    )
-    parser.add_argument(
-        "--quick", action="store_true", help=f"smoke test: 1 seed, {QUICK_ITERATIONS} iterations"
+        "--quick", action="store_true", help=f"smoke test: seed 0, {QUICK_ITERATIONS} iterations"
     )
     args = parser.parse_args(argv)
     if args.quick:
-        args.seeds = args.seeds[:1]
-        args.ring_iterations = args.ring_iterations or QUICK_ITERATIONS
-        args.digits_iterations = args.digits_iterations or QUICK_ITERATIONS
-    # A separate default folder for smoke runs, so `bayesgan-report outputs/compare` never mixes them in.
-    args.out = args.out or Path("outputs/compare_quick" if args.quick else "outputs/compare")
+        args.seeds, args.iterations = args.seeds[:1], args.iterations or QUICK_ITERATIONS
+    # Smoke runs and budget overrides never land among the committed preset results.
+    default = "outputs/compare_quick" if args.quick or args.iterations else "bench/results/compare"
+    args.results = args.results or Path(default)
+    args.runs = args.runs or Path("outputs/compare_quick/runs" if args.quick else "outputs/compare")
     return args
 
 
@@ -143,38 +267,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         torch.set_num_threads(args.threads)
     for name in ("lightning.pytorch", "lightning.fabric"):  # per-run banners would bury the progress lines
         logging.getLogger(name).setLevel(logging.WARNING)
-    # A rerun overwrites its own run directories by design.
     warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
-    jobs = plan(args)
-    start, runs = time.perf_counter(), []
-    for i, (experiment, sampler, seed, overrides) in enumerate(jobs, 1):
-        run_dir = args.out / experiment / sampler / f"s{seed}"
-        print(f"[{i}/{len(jobs)}] {experiment} {sampler} seed={seed} ...", end=" ", flush=True)
-        t0 = time.perf_counter()
-        results = (train_baseline if sampler == "supervised" else train_gan)(overrides, run_dir)
-        print(
-            f"{results['iterations']} iterations in {time.perf_counter() - t0:.0f}s: {headline(results)}",
-            flush=True,
-        )
-        runs.append(results)
-    wall = time.perf_counter() - start
-
-    group_by = ["experiment", "sampler", "iterations"]
-    for title, experiment, metrics in (
-        ("Ring (8 Gaussians): mode coverage", "ring", RING_METRICS),
-        ("Digits, 50 labels: test accuracy", "digits_semi", DIGITS_METRICS),
-    ):
-        selected = [r for r in runs if r["experiment"] == experiment]
-        print(f"\n## {title} — mean ± std over seeds {', '.join(map(str, args.seeds))}\n")
-        print(report.render(report.summarize(selected, group_by, metrics)), end="")
-        print(
-            f"\nPer seed:\n\n{report.render(report.summarize(selected, ['sampler', 'seed'], metrics))}",
-            end="",
-        )
-    print(
-        f"\nTotal wall time: {wall / 60:.1f} min ({len(jobs)} runs, torch threads {torch.get_num_threads()})"
-    )
-    print(f"Results: {args.out}/ (reprint with: bayesgan-report {args.out} --group-by experiment,sampler)")
+    if not args.report:
+        start = time.perf_counter()
+        run_missing(args)
+        minutes = (time.perf_counter() - start) / 60
+        print(f"Wall time: {minutes:.1f} min (torch threads {torch.get_num_threads()})")
+    print(tables(load(args.results), args.only), end="")
+    print(f"\nResults: {args.results}/ (reprint: python bench/compare.py --report)")
 
 
 if __name__ == "__main__":

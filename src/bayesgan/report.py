@@ -14,6 +14,7 @@ import csv
 import io
 import json
 import math
+import random
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -177,8 +178,12 @@ def render(rows: Sequence[dict[str, Any]], fmt: str = "markdown") -> str:
         ]
         for row in rows
     ]
+    return render_table(header, body, numeric=len(group_cols))
+
+
+def render_table(header: Sequence[str], body: Sequence[Sequence[str]], numeric: int = 1) -> str:
+    """A padded markdown table; columns from index ``numeric`` on are right-aligned."""
     widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
-    numeric = len(group_cols)  # n and the metrics are right-aligned
 
     def line(cells: Sequence[str]) -> str:
         padded = [
@@ -193,6 +198,30 @@ def render(rows: Sequence[dict[str, Any]], fmt: str = "markdown") -> str:
         + "|"
     )
     return "\n".join([line(header), rule, *map(line, body)]) + "\n"
+
+
+def paired_bootstrap(
+    a: Sequence[float], b: Sequence[float], *, resamples: int = 10_000, level: float = 0.95, seed: int = 0
+) -> tuple[float, float, float]:
+    """Mean of the paired differences a_i − b_i and a percentile bootstrap interval over the pairs.
+
+    The pairs (seeds) are resampled with replacement, so the interval reflects seed-to-seed variation of the
+    *difference*, which pairing makes smaller than that of either arm. NaN in any pair gives NaN throughout.
+    """
+    if len(a) != len(b) or not a:
+        raise ValueError(
+            f"paired_bootstrap needs two equally long, non-empty sequences, got {len(a)} and {len(b)}"
+        )
+    diffs = [x - y for x, y in zip(a, b, strict=True)]
+    mean = math.fsum(diffs) / len(diffs)
+    if any(math.isnan(d) for d in diffs):
+        return math.nan, math.nan, math.nan
+    rng = random.Random(seed)
+    means = sorted(math.fsum(rng.choices(diffs, k=len(diffs))) / len(diffs) for _ in range(resamples))
+    tail = (1 - level) / 2
+    lo = means[min(resamples - 1, math.floor(tail * resamples))]
+    hi = means[min(resamples - 1, math.ceil((1 - tail) * resamples) - 1)]
+    return mean, lo, hi
 
 
 def _split(text: str) -> list[str]:

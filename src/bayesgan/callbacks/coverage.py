@@ -8,7 +8,7 @@ import torch
 from lightning.pytorch import LightningModule, Trainer
 
 from bayesgan.callbacks.base import PeriodicCallback, datamodule_attr, seeded_generator
-from bayesgan.metrics.mode_coverage import mode_coverage
+from bayesgan.metrics.mode_coverage import mode_coverage, null_coverage
 
 
 def _mean(values: Iterable[float]) -> float:
@@ -23,7 +23,10 @@ class ModeCoverageCallback(PeriodicCallback):
       copies) -> ``coverage/modes``, ``coverage/high_quality``, ``coverage/reverse_kl``;
     - per generator: each current generator copy on ``num_samples`` samples of its own ->
       ``coverage/per_generator_{modes_mean, modes_min, high_quality_mean, reverse_kl_mean}`` (a collapsed
-      copy hides inside a well-covering mixture, so both views are logged).
+      copy hides inside a well-covering mixture, so both views are logged);
+    - the null reference: the same scores of ``num_samples`` structureless samples (no modes, the data's
+      spread; :func:`~bayesgan.metrics.mode_coverage.null_coverage`) -> ``null/{modes, high_quality,
+      reverse_kl}``, so every report shows what chance scores beside the model.
     The mode std comes from ``std`` or ``datamodule.mode_std`` (skipped if neither); the HQ threshold (in
     stds) from ``threshold``, the datamodule's ``hq_threshold``, or 3 (VEEGAN's 2-D value; 10 for 1200-D).
     Every rank computes the same values (same seeded latents); rank 0 logs them.
@@ -83,4 +86,6 @@ class ModeCoverageCallback(PeriodicCallback):
             "coverage/per_generator_high_quality_mean": _mean(c["high_quality"] for c in per_copy),
             "coverage/per_generator_reverse_kl_mean": _mean(c["reverse_kl"] for c in per_copy),
         }
+        null = null_coverage(modes, std, self.num_samples, self.seed, threshold)
+        metrics |= {f"null/{k.replace('_captured', '')}": v for k, v in null.items()}
         return metrics

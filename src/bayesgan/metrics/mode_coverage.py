@@ -9,6 +9,10 @@ A sample is *high quality* (HQ) when its Euclidean distance to the nearest mode 
   metric stays finite and "worst" rather than NaN.
 Non-finite samples (a diverged generator) make every metric NaN, so divergence is never reported as a
 plausible-looking "0 modes".
+
+What chance scores (``null_coverage``): a structureless reference with the data's spread but no modes, scored
+the same way. For a ring, uniform angle with the data's radial blur; otherwise a uniform box covering the
+modes. A model is only credible where it beats this row (a blurred ring captures all 8 ring modes).
 """
 
 from __future__ import annotations
@@ -68,6 +72,38 @@ def mode_coverage(samples: Tensor, modes: Tensor, std: float, threshold: float =
     counts = hq_mode_counts(samples, modes, std, threshold)
     nonfinite = int((~torch.isfinite(samples)).any(dim=-1).sum()) if samples.numel() else 0
     return {k: float(v) for k, v in _summarize(counts, samples.shape[0], nonfinite).items()}
+
+
+def structureless_samples(modes: Tensor, std: float, n: int, generator: torch.Generator) -> Tensor:
+    """``n`` samples of the structureless reference for ``modes`` ``[K, d]`` (float32, CPU).
+
+    2-D modes on a circle (K ≥ 3, equidistant from their centroid): uniform angle, radius = the circle's
+    radius + N(0, std²) (the data's radial blur). Anything else: uniform on the modes' bounding box, padded
+    on every side by half the smallest distance between two modes (the grid {−4..4}² → [−5, 5]²).
+    """
+    modes = torch.as_tensor(modes, dtype=torch.float64).cpu()
+    centre = modes.mean(0)
+    radii = (modes - centre).norm(dim=1)
+    if modes.shape[1] == 2 and modes.shape[0] >= 3 and torch.allclose(radii, radii.mean(), rtol=1e-6):
+        angle = 2 * math.pi * torch.rand(n, generator=generator, dtype=torch.float64)
+        radius = radii.mean() + std * torch.randn(n, generator=generator, dtype=torch.float64)
+        x = centre + radius[:, None] * torch.stack([angle.cos(), angle.sin()], dim=1)
+        return x.float()
+    pairwise = torch.cdist(modes, modes) + torch.diag(
+        torch.full((modes.shape[0],), math.inf, dtype=torch.float64)
+    )
+    pad = 0.5 * float(pairwise.min()) if modes.shape[0] > 1 else 3 * std
+    low, high = modes.min(0).values - pad, modes.max(0).values + pad
+    u = torch.rand(n, modes.shape[1], generator=generator, dtype=torch.float64)
+    return (low + (high - low) * u).float()
+
+
+def null_coverage(
+    modes: Tensor, std: float, num_samples: int = 2500, seed: int = 0, threshold: float = 3.0
+) -> dict[str, float]:
+    """``mode_coverage`` of ``num_samples`` structureless samples (seeded): what chance scores."""
+    samples = structureless_samples(modes, std, num_samples, torch.Generator().manual_seed(seed))
+    return mode_coverage(samples, modes, std, threshold)
 
 
 class ModeCoverage(Metric):

@@ -10,6 +10,7 @@ from torch import nn
 
 from bayesgan.models.dcgan import DCGAN
 from bayesgan.models.mlp import MLP
+from bayesgan.models.pacgan import PacGANToy
 
 
 @runtime_checkable
@@ -27,4 +28,4 @@ class Architecture(Protocol):
         ...
 
 
-__all__ = ["DCGAN", "MLP", "Architecture"]
+__all__ = ["DCGAN", "MLP", "Architecture", "PacGANToy"]
