@@ -21,11 +21,12 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
 from bayesgan.callbacks import ModeCoverageCallback, PeriodicCallback, SampleGrid, SemiSupervisedAccuracy
-from bayesgan.metrics import EnsembleClassification
+from bayesgan.metrics import EnsembleClassification, null_coverage
 
 ACC_KEYS = {f"test/{k}" for k in ("bma_accuracy", "member_accuracy", "bma_nll", "bma_brier", "bma_ece")}
 COV_KEYS = {"coverage/modes", "coverage/high_quality", "coverage/reverse_kl"}
 COV_KEYS |= {f"coverage/per_generator_{k}" for k in ("modes_mean", "modes_min", "high_quality_mean")}
+NULL_KEYS = {"null/modes", "null/high_quality", "null/reverse_kl"}
 
 
 class StubModule(LightningModule):
@@ -189,13 +190,33 @@ def test_fit_on_ring_logs_every_callback(tmp_path: Path) -> None:
     assert grid.last_path == log_dir / "samples" / "iter_0000007.png"
     assert Image.open(grid.last_path).size == (400, 400)  # 2-D data: scatter plot
 
-    assert set(acc.latest) == ACC_KEYS and set(cov.latest) >= COV_KEYS
-    assert 0 <= cov.latest["coverage/modes"] <= 8 and 0 <= cov.latest["coverage/high_quality"] <= 100
+    assert set(acc.latest) == ACC_KEYS and set(cov.latest) >= COV_KEYS | NULL_KEYS
     # The callback's BMA over the bank equals a direct computation on the full test set.
     expected = EnsembleClassification(8)
     expected.update(module.class_probabilities(data.test_set.x), data.test_set.y)
     for key, value in expected.compute().items():
         assert acc.latest[f"test/{key}"] == pytest.approx(float(value), abs=1e-6)
+
+
+def test_coverage_pools_posterior_copies_and_scores_each_copy(tmp_path: Path) -> None:
+    """Two collapsed generator copies, one exactly on mode 0 and one on mode 3: the pooled predictive covers
+    2 modes evenly (reverse KL = log 8 - log 2), each copy 1 mode (KL = log 8), every sample is HQ."""
+    seed_everything(0)
+    module, data = StubModule(copies=2), StubData("ring")
+    cov = ModeCoverageCallback(every_n_iterations=0, num_samples=400)
+    trainer = make_trainer(tmp_path, [], max_steps=1)
+    trainer.fit(module, datamodule=data)
+    module.bank.clear()  # the posterior predictive = the two current copies
+    with torch.no_grad():
+        module.gen_w.zero_()
+        module.gen_b.copy_(data.modes[[0, 3]].unsqueeze(1))
+    out = cov.evaluate(trainer, module)
+    assert out["coverage/modes"] == 2 and out["coverage/high_quality"] == 100
+    assert out["coverage/reverse_kl"] == pytest.approx(math.log(4))
+    assert out["coverage/per_generator_modes_mean"] == out["coverage/per_generator_modes_min"] == 1
+    assert out["coverage/per_generator_reverse_kl_mean"] == pytest.approx(math.log(8))
+    null = null_coverage(data.modes, data.mode_std, 400, seed=0)
+    assert out["null/modes"] == null["modes_captured"] and out["null/high_quality"] == null["high_quality"]
 
 
 def test_callbacks_leave_global_rng_and_training_unchanged(tmp_path: Path) -> None:

@@ -11,7 +11,8 @@ from PIL import Image
 from torchmetrics.classification import MulticlassAccuracy, MulticlassCalibrationError
 
 from bayesgan.images import image_grid, save_png, scatter_plot
-from bayesgan.metrics import EnsembleClassification, ModeCoverage, mode_coverage
+from bayesgan.metrics import EnsembleClassification, ModeCoverage, mode_coverage, null_coverage
+from bayesgan.metrics.mode_coverage import structureless_samples
 
 HQ_TRUE = 100 * (1 - math.exp(-4.5))  # chi^2_2 mass within 3 std: 98.89 %
 
@@ -164,3 +165,40 @@ def test_scatter_plot_draws_points_and_modes() -> None:
     assert (31, 119, 180) in colours and (214, 39, 40) in colours
     blank = scatter_plot(torch.empty(0, 2), None, size=50)  # degenerate input still renders
     assert blank.shape == (50, 50, 3)
+
+
+def ring_null_hq_oracle(radius: float, std: float, num_modes: int) -> float:
+    """% HQ of the blurred ring (uniform angle, radius N(R, std²)) by quadrature, not sampling: at radius r,
+    a point is within 3 std of a mode on an arc of half-angle acos((r² + R² − 9 std²) / (2 r R))."""
+    r = np.linspace(radius - 8 * std, radius + 8 * std, 200_001)
+    density = np.exp(-0.5 * ((r - radius) / std) ** 2)
+    cos_half = np.clip((r**2 + radius**2 - 9 * std**2) / (2 * r * radius), -1, 1)
+    arc_fraction = num_modes * 2 * np.arccos(cos_half) / (2 * math.pi)
+    return 100 * float((arc_fraction * density).sum() / density.sum())
+
+
+def test_null_reference_ring_matches_quadrature_and_captures_every_mode() -> None:
+    modes, std = ring()
+    expected = ring_null_hq_oracle(1.0, std, 8)  # 7.18 %
+    big = null_coverage(modes, std, num_samples=200_000, seed=0)
+    assert big["high_quality"] == pytest.approx(expected, abs=0.2)  # binomial s.e. 0.06 %
+    # The point of the null row: a structureless ring "captures" all 8 modes at the protocol's 2,500
+    # samples, with a small reverse KL.
+    small = null_coverage(modes, std, num_samples=2500, seed=0)
+    assert small["modes_captured"] == 8 and small["reverse_kl"] < 0.05
+
+
+def test_null_reference_grid_is_a_uniform_box_around_the_modes() -> None:
+    modes, std = grid()
+    out = null_coverage(modes, std, num_samples=200_000, seed=0)
+    # Uniform on [-5, 5]²: HQ area 25 discs of radius 3 std over an area of 100.
+    assert out["high_quality"] == pytest.approx(100 * 25 * math.pi * (3 * std) ** 2 / 100, abs=0.12)
+    assert out["modes_captured"] == 25
+    samples = structureless_samples(modes, std, 10_000, torch.Generator().manual_seed(0))
+    assert samples.min() >= -5 and samples.max() <= 5 and samples.min() < -4.9 and samples.max() > 4.9
+
+
+def test_null_reference_is_seeded() -> None:
+    modes, std = ring()
+    assert null_coverage(modes, std, seed=3) == null_coverage(modes, std, seed=3)
+    assert null_coverage(modes, std, seed=3) != null_coverage(modes, std, seed=4)

@@ -8,8 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from bayesgan.models import DCGAN, MLP, Architecture
+from bayesgan.models import DCGAN, MLP, Architecture, PacGANToy
 from bayesgan.models.layers import BatchNorm
+from bayesgan.models.pacgan import Maxout
 
 
 def n_params(module: nn.Module) -> int:
@@ -144,8 +145,52 @@ def test_mlp_presets_and_options() -> None:
         MLP().build_discriminator((0,), 2)
 
 
+def test_pacgan_protocol_layout_and_param_counts() -> None:
+    """Reference §1.1: G = 2 → [400 no bias, BN, ReLU] x 4 → 2; D = 2 → maxout(200, 5) x 3 → 1."""
+    arch = PacGANToy()
+    gen, disc = arch.build_generator((2,)), arch.build_discriminator((2,), 1)
+    linears = [m for m in gen if isinstance(m, nn.Linear)]
+    assert [(m.in_features, m.out_features, m.bias is not None) for m in linears] == [
+        (2, 400, False), (400, 400, False), (400, 400, False), (400, 400, False), (400, 2, True)
+    ]  # fmt: skip
+    norms = [m for m in gen if isinstance(m, BatchNorm)]
+    assert len(norms) == 4 and all(m.momentum == 0.05 and m.weight is not None for m in norms)
+    # weights + batch-norm scale and shift + output layer
+    assert n_params(gen) == 2 * 400 + 3 * 400 * 400 + 4 * 2 * 400 + 400 * 2 + 2
+    assert [(m.units, m.pieces) for m in disc if isinstance(m, Maxout)] == [(200, 5)] * 3
+    assert n_params(disc) == (2 * 1000 + 1000) + 2 * (200 * 1000 + 1000) + (200 + 1)
+    x = gen(torch.randn(64, 2))
+    assert x.shape == (64, 2) and disc(x).shape == (64, 1)
+    weights = torch.cat([m.weight.flatten() for m in linears])
+    assert weights.std().item() == pytest.approx(0.02, rel=0.05)  # N(0, 0.02²) init
+    with pytest.raises(ValueError, match="bn_momentum"):
+        PacGANToy(bn_momentum=0.0)
+    with pytest.raises(ValueError, match="PacGANToy"):
+        PacGANToy(pieces=0)
+
+
+def test_maxout_takes_the_max_over_pieces() -> None:
+    layer = Maxout(1, units=2, pieces=3)
+    with torch.no_grad():  # unit 0: pieces x, -x, 0.5 (= max(|x|, 0.5)); unit 1: pieces 2x, x + 1, -3
+        layer.linear.weight.copy_(torch.tensor([[1.0], [-1.0], [0.0], [2.0], [1.0], [0.0]]))
+        layer.linear.bias.copy_(torch.tensor([0.0, 0.0, 0.5, 0.0, 1.0, -3.0]))
+    x = torch.tensor([[-2.0], [0.2], [3.0]])
+    assert torch.equal(layer(x), torch.tensor([[2.0, -1.0], [0.5, 1.2], [3.0, 6.0]]))
+
+
+def test_pacgan_generator_running_statistics_use_momentum_005() -> None:
+    torch.manual_seed(0)
+    gen = PacGANToy(g_hidden=8, g_depth=1).build_generator((2,))
+    z = torch.randn(32, 2)
+    pre = gen.fc0(z)  # what the first batch norm sees
+    gen(z)
+    bn = gen.bn0
+    assert torch.allclose(bn.running_mean, 0.05 * pre.mean(0), atol=1e-6)
+    assert torch.allclose(bn.running_var, 0.95 + 0.05 * pre.var(0, correction=1), atol=1e-6)
+
+
 @pytest.mark.parametrize(
-    ("arch", "shape"), [(DCGAN(width=8), (1, 28, 28)), (MLP(), (2,)), (MLP(), (1, 8, 8))]
+    ("arch", "shape"), [(DCGAN(width=8), (1, 28, 28)), (MLP(), (2,)), (MLP(), (1, 8, 8)), (PacGANToy(), (2,))]
 )
 def test_builds_are_independent(arch: Architecture, shape: tuple[int, ...]) -> None:
     assert isinstance(arch, Architecture)
@@ -154,7 +199,7 @@ def test_builds_are_independent(arch: Architecture, shape: tuple[int, ...]) -> N
     d1, d2 = arch.build_discriminator(shape, 2), arch.build_discriminator(shape, 2)
     for a, b in [(g1, g2), (d1, d2)]:
         for (name, p), q in zip(a.named_parameters(), b.parameters(), strict=True):
-            if "bias" not in name:  # biases start at zero
+            if "bias" not in name and not name.startswith("bn"):  # biases 0, batch-norm scales 1
                 assert not torch.equal(p, q), name
     # Builds use the global RNG, so a seed reproduces them.
     torch.manual_seed(0)
