@@ -117,3 +117,21 @@ def test_unknown_dataset_and_key_are_rejected_by_the_cli(tmp_path: Path) -> None
     typo = subprocess.run([*base, "sampler.lrr=1"], capture_output=True, text=True, timeout=120)
     assert typo.returncode != 0
     assert "lrr" in typo.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "toy"), [("ring_pacgan", "RingDataModule"), ("grid_pacgan", "GridDataModule")]
+)
+def test_pacgan_presets_follow_the_protocol_per_sampler(make_config, name: str, toy: str) -> None:
+    """metrics-and-protocols.md §1.1: 100k points, batch 100, N(0, I_2) latent, PacGAN's networks;
+    sampler=ml is Adam(1e-4, beta1 0.8); the Bayesian samplers run on the same data and networks."""
+    ml = make_config(f"experiment={name}", "sampler=ml", tiny=False)
+    assert ml.dataset._target_.endswith(toy) and ml.model._target_ == "bayesgan.models.PacGANToy"
+    assert (ml.dataset.num_samples, ml.dataset.batch_size, ml.z_prior.value) == (100_000, 100, "normal")
+    adam = instantiate(ml.sampler).optimizer([torch.nn.Parameter(torch.zeros(1))], num_data=1, batch_size=1)
+    assert adam.defaults["lr"] == 1e-4 and tuple(adam.defaults["betas"]) == (0.8, 0.999)
+    for sampler in ("sghmc", "sgld"):
+        cfg = make_config(f"experiment={name}", f"sampler={sampler}", tiny=False)
+        spec = instantiate(cfg.sampler)  # Adam's settings must not leak into the other samplers
+        assert (spec.name, spec.J_g, spec.J_d, spec.M) == (sampler, 2, 1, 2)
+        assert cfg.model == ml.model and cfg.dataset == ml.dataset and cfg.iterations == ml.iterations
