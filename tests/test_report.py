@@ -146,3 +146,18 @@ def test_cli(tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     with pytest.raises(SystemExit) as exit_info:  # argparse's own usage errors exit 2 as well
         report.main([str(tree), "--format", "html"])
     assert exit_info.value.code == 2
+
+
+def test_paired_bootstrap_hand_computed_intervals() -> None:
+    # Differences [0, 2]: resampled means 0, 1, 2 with probabilities 1/4, 1/2, 1/4 -> 95 % interval [0, 2].
+    assert report.paired_bootstrap([5.0, 7.0], [5.0, 5.0]) == (1.0, 0.0, 2.0)
+    # Differences [0, 0, 3]: P(mean = 3) = 1/27 > 2.5 %, P(mean = 0) = 8/27 -> [0, 3].
+    assert report.paired_bootstrap([1.0, 1.0, 4.0], [1.0, 1.0, 1.0]) == (1.0, 0.0, 3.0)
+    # A constant difference has no spread, however large the spread of each arm.
+    assert report.paired_bootstrap([10.0, 20.0, 30.0], [9.5, 19.5, 29.5]) == (0.5, 0.5, 0.5)
+
+
+def test_paired_bootstrap_nan_and_bad_input() -> None:
+    assert all(math.isnan(v) for v in report.paired_bootstrap([1.0, math.nan], [0.0, 0.0]))
+    with pytest.raises(ValueError, match="equally long"):
+        report.paired_bootstrap([1.0], [1.0, 2.0])

@@ -1,0 +1,74 @@
+"""bench/compare.py: the plan (seeds paired, parts), resumability, and the tables (null row, paired diffs)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+_SPEC = importlib.util.spec_from_file_location("compare", Path(__file__).parents[1] / "bench" / "compare.py")
+compare = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(compare)
+
+
+def summary(case: str, sampler: str, seed: int, **metrics: float) -> dict:
+    return {
+        "experiment": case,
+        "choices": {"sampler": sampler},
+        "seed": seed,
+        "iterations": 15000,
+        "metrics": {k.replace("__", "/"): v for k, v in metrics.items()},
+    }
+
+
+def test_plan_pairs_seeds_and_runs_in_parts() -> None:
+    args = compare.parse_args(["--only", "ring_pacgan", "digits_20", "--samplers", "ml", "supervised"])
+    jobs = [(case, sampler, seed) for case, sampler, seed, _ in compare.plan(args)]
+    assert jobs[:3] == [("ring_pacgan", "ml", 0), ("digits_20", "ml", 0), ("digits_20", "supervised", 0)]
+    assert len(jobs) == 3 * 5 and args.results == Path("bench/results/compare")
+    overrides = compare.plan(args)[1][3]
+    assert "dataset.n_labels=20" in overrides and "sampler=ml" in overrides and "seed=0" in overrides
+    assert not any(o.startswith("sampler=") for o in compare.plan(args)[2][3])  # supervised: no GAN sampler
+    quick = compare.parse_args(["--quick"])
+    assert quick.seeds == [0] and quick.results != args.results  # smoke runs never mix with real results
+
+
+def test_existing_summaries_are_skipped(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    args = compare.parse_args(
+        ["--only", "ring_pacgan", "--samplers", "ml", "--seeds", "3", "--results", str(tmp_path)]
+    )
+    path = compare.result_path(tmp_path, "ring_pacgan", "ml", 3)
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(summary("ring_pacgan", "ml", 3, coverage__modes=8.0)))
+    compare.run_missing(args)  # would train for minutes if it did not skip
+    assert "1 already done, 0 to run" in capsys.readouterr().out
+
+
+def test_tables_show_null_row_and_paired_differences_over_shared_seeds() -> None:
+    runs = [
+        summary(
+            "ring_pacgan",
+            "ml",
+            s,
+            coverage__modes=m,
+            coverage__high_quality=90.0,
+            coverage__reverse_kl=0.3,
+            null__modes=8.0,
+            null__high_quality=7.2,
+            null__reverse_kl=0.01,
+        )
+        for s, m in enumerate([6.0, 7.0, 5.0])
+    ]
+    runs += [summary("ring_pacgan", "sghmc", s, coverage__modes=m, coverage__high_quality=80.0,
+                     coverage__reverse_kl=0.1) for s, m in enumerate([8.0, 8.0])]  # fmt: skip
+    text = compare.tables(runs, ["ring_pacgan"])
+    null_line = next(line for line in text.splitlines() if line.startswith(f"| {compare.NULL_ROW}"))
+    assert "| 3 |" in null_line and "8 ± 0" in null_line and "7.2 ± 0" in null_line
+    # Seeds 0 and 1 are paired: modes 8-6 = 2 and 8-7 = 1 -> mean 1.5, interval [1, 2]; HQ -10 exactly.
+    diff_line = next(line for line in text.splitlines() if line.startswith("| sghmc − ml"))
+    cells = [c.strip() for c in diff_line.strip("|").split("|")]
+    assert cells[1:4] == ["2", "+1.5 [+1, +2]", "-10 [-10, -10]"]
+    assert not math.isnan(float(cells[4].split()[0]))
