@@ -68,7 +68,6 @@ CASES: dict[str, tuple[str, list[str], list[str]]] = {
         ["ml", "sghmc", "sgld", "supervised"],
     ),
 }
-NULL_ROW = "null (structureless)"
 COMMON = ["logger=none", "trainer.enable_progress_bar=false"]
 QUICK_ITERATIONS = 30
 
@@ -188,18 +187,6 @@ def load(results_dir: Path) -> list[dict[str, Any]]:
     return runs
 
 
-def null_runs(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One pseudo-run per (case, seed): the structureless reference's scores, recorded by every toy run."""
-    seen: dict[tuple[str, int], dict[str, Any]] = {}
-    for r in runs:
-        null = {k.replace("null/", "coverage/"): v for k, v in r["metrics"].items() if k.startswith("null/")}
-        if null:
-            seen.setdefault(
-                (r["experiment"], r["seed"]), {**r, "choices": {"sampler": NULL_ROW}, "metrics": null}
-            )
-    return list(seen.values())
-
-
 def tables(runs: list[dict[str, Any]], cases: Sequence[str]) -> str:
     out = []
     for case in cases:
@@ -209,7 +196,7 @@ def tables(runs: list[dict[str, Any]], cases: Sequence[str]) -> str:
             continue
         seeds = sorted({r["seed"] for r in selected})
         metrics = TOY_METRICS if kind == "toy" else DIGITS_METRICS
-        rows = report.summarize(selected + null_runs(selected), ["sampler", "iterations"], metrics)
+        rows = report.summarize(report.with_null_rows(selected), ["sampler", "iterations"], metrics)
         out.append(f"\n## {case}: mean ± std over seeds {', '.join(map(str, seeds))}\n")
         out.append(report.render(rows))
         diffs = paired_rows(selected, HEADLINE[kind])

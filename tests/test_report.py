@@ -161,3 +161,22 @@ def test_paired_bootstrap_nan_and_bad_input() -> None:
     assert all(math.isnan(v) for v in report.paired_bootstrap([1.0, math.nan], [0.0, 0.0]))
     with pytest.raises(ValueError, match="equally long"):
         report.paired_bootstrap([1.0], [1.0, 2.0])
+
+
+def test_report_prints_the_null_reference_as_its_own_row(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    for seed, hq in enumerate([7.0, 7.4]):
+        for sampler in ("ml", "sghmc"):  # both runs of a seed record the same null scores: counted once
+            write_run(tmp_path, f"{sampler}{seed}", sampler=sampler, seed=seed, coverage__modes=6.0,
+                      coverage__high_quality=90.0, null__modes=8.0, null__high_quality=hq)  # fmt: skip
+    assert report.main([str(tmp_path), "--group-by", "sampler"]) == 0
+    out = capsys.readouterr().out
+    null_line = next(line for line in out.splitlines() if line.startswith(f"| {report.NULL_ROW}"))
+    assert [c.strip() for c in null_line.strip("|").split("|")] == [
+        report.NULL_ROW,
+        "2",
+        "7.2 ± 0.2828",
+        "8 ± 0",
+    ]
+    assert "null/" not in out

@@ -22,7 +22,10 @@ from typing import Any
 
 DEFAULT_ROOT = "outputs"
 DEFAULT_GROUP_BY = ("experiment", "dataset", "sampler")
-EXCLUDED_PREFIXES = ("loss/",)  # final-minibatch losses are noise, not results
+# Final-minibatch losses are noise, not results; null/* becomes rows of its own (with_null_rows), and the
+# per-copy diagnostic traces are per-run details.
+EXCLUDED_PREFIXES = ("loss/", "null/", "diag/trace/")
+NULL_ROW = "null (structureless)"
 MISSING = "-"
 
 
@@ -59,6 +62,22 @@ def collect(roots: Iterable[str | Path]) -> list[dict[str, Any]]:
             continue
         runs.extend(run for run in map(_read, paths) if run is not None)
     return runs
+
+
+def with_null_rows(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``runs`` plus one pseudo-run per (experiment, seed) holding the structureless reference's scores
+    (``null/*`` recorded by the coverage callback) as ``coverage/*``, with sampler ``"null (structureless)"``,
+    so tables show what chance scores beside the models."""
+    nulls: dict[tuple[Any, Any], dict[str, Any]] = {}
+    for run in runs:
+        null = {
+            k.replace("null/", "coverage/", 1): v for k, v in run["metrics"].items() if k.startswith("null/")
+        }
+        key = (run.get("experiment"), run.get("seed"))
+        if null and key not in nulls:
+            choices = {**(run.get("choices") or {}), "sampler": NULL_ROW}
+            nulls[key] = {**run, "choices": choices, "metrics": null}
+    return [*runs, *nulls.values()]
 
 
 def field(run: dict[str, Any], name: str) -> Any:
@@ -271,7 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in args.metrics:
             if name not in found:
                 _warn(f"metric {name!r} is in no run")
-    sys.stdout.write(render(summarize(runs, args.group_by, args.metrics), args.format))
+    sys.stdout.write(render(summarize(with_null_rows(runs), args.group_by, args.metrics), args.format))
     return 0
 
 
