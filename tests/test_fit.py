@@ -12,6 +12,7 @@ from bayesgan.train import run
 SAMPLERS = ["sghmc", "sgld", "ml", "authors_recipe"]
 SETTINGS = {
     "mlp-ring-unsupervised": ["model=mlp", "dataset=ring"],
+    "pacgan-ring-unsupervised": ["model=pacgan", "model.g_hidden=16", "model.d_hidden=8", "dataset=ring"],
     "mlp-digits-semi": ["model=mlp", "dataset=digits", "dataset.n_labels=20"],
     "dcgan-digits-semi": ["model=dcgan_small", "model.width=8", "dataset=digits", "dataset.n_labels=20"],
     "dcgan-digits-unsupervised": [

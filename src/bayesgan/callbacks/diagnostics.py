@@ -97,7 +97,8 @@ class MCMCDiagnostics(PeriodicCallback):
             elif window.shape[1] >= 4:
                 rhats[f"diag/rhat/{name}"] = split_rhat(window)
         if rhats:
-            metrics |= rhats | {"diag/rhat_max": max(rhats.values())}
+            worst = max(rhats.values(), key=lambda v: math.inf if math.isnan(v) else v)  # NaN is the worst
+            metrics |= rhats | {"diag/rhat_max": worst}
         if fakes.shape[0] >= 2:
             metrics["diag/generator_diversity"] = generator_diversity(fakes)
         else:
