@@ -100,7 +100,7 @@ def train_baseline(overrides: list[str], run_dir: Path) -> dict[str, Any]:
 def _commit() -> str:
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+            ["git", "describe", "--always", "--dirty"], capture_output=True, text=True, check=True
         )
         return out.stdout.strip()
     except (OSError, subprocess.CalledProcessError):
@@ -108,7 +108,13 @@ def _commit() -> str:
 
 
 def summary(
-    case: str, sampler: str, seed: int, overrides: list[str], results: dict[str, Any], wall: float
+    case: str,
+    sampler: str,
+    seed: int,
+    overrides: list[str],
+    results: dict[str, Any],
+    wall: float,
+    commit: str,
 ) -> dict:
     """The committed per-run file: enough to reprint and check the tables (no checkpoints, no samples)."""
     keep = ("coverage/", "null/", "diag/", "test/", "loss/")
@@ -122,7 +128,7 @@ def summary(
         "wall_s": round(wall, 1),
         "torch_threads": torch.get_num_threads(),
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "commit": _commit(),
+        "commit": commit,  # of the code this process loaded
         "metrics": {k: v for k, v in results["metrics"].items() if k.startswith(keep)},
     }
 
@@ -149,6 +155,7 @@ def result_path(results_dir: Path, case: str, sampler: str, seed: int) -> Path:
 def run_missing(args: argparse.Namespace) -> None:
     jobs = plan(args)
     todo = [j for j in jobs if not result_path(args.results, *j[:3]).exists()]
+    commit = _commit()
     print(f"{len(jobs)} runs requested, {len(jobs) - len(todo)} already done, {len(todo)} to run", flush=True)
     for i, (case, sampler, seed, overrides) in enumerate(todo, 1):
         print(f"[{i}/{len(todo)}] {case} {sampler} seed={seed} ...", end=" ", flush=True)
@@ -159,7 +166,9 @@ def run_missing(args: argparse.Namespace) -> None:
         path = result_path(args.results, case, sampler, seed)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(summary(case, sampler, seed, overrides, results, wall), indent=2) + "\n")
+        tmp.write_text(
+            json.dumps(summary(case, sampler, seed, overrides, results, wall, commit), indent=2) + "\n"
+        )
         tmp.replace(path)  # atomic: an interrupted run never leaves a half-written summary to skip
         print(
             f"{results['iterations']} iterations in {wall:.0f}s: {headline(results['metrics'])}", flush=True
@@ -227,7 +236,13 @@ def paired_rows(runs: list[dict[str, Any]], metrics: Sequence[str]) -> list[list
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", choices=list(CASES), default=list(CASES), help="cases to run")
-    parser.add_argument("--samplers", nargs="+", default=None, help="ml sghmc sgld supervised (default: all)")
+    parser.add_argument(
+        "--samplers",
+        nargs="+",
+        choices=["ml", "sghmc", "sgld", "supervised"],
+        default=None,
+        help="default: all",
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--iterations", type=int, default=None, help="override every preset's budget")
     parser.add_argument("--results", type=Path, default=None, help="default: bench/results/compare")
@@ -242,9 +257,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.quick:
         args.seeds, args.iterations = args.seeds[:1], args.iterations or QUICK_ITERATIONS
     # Smoke runs and budget overrides never land among the committed preset results.
-    default = "outputs/compare_quick" if args.quick or args.iterations else "bench/results/compare"
-    args.results = args.results or Path(default)
-    args.runs = args.runs or Path("outputs/compare_quick/runs" if args.quick else "outputs/compare")
+    off_preset = args.quick or args.iterations
+    args.results = args.results or Path("outputs/compare_quick" if off_preset else "bench/results/compare")
+    args.runs = args.runs or Path("outputs/compare_quick/runs" if off_preset else "outputs/compare")
     return args
 
 
