@@ -276,7 +276,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         minutes = (time.perf_counter() - start) / 60
         print(f"Wall time: {minutes:.1f} min (torch threads {torch.get_num_threads()})")
     print(tables(load(args.results), args.only), end="")
-    print(f"\nResults: {args.results}/ (reprint: python bench/compare.py --report)")
+    where = "" if args.results == Path("bench/results/compare") else f" --results {args.results}"
+    print(f"\nResults: {args.results}/ (reprint: python bench/compare.py --report{where})")
 
 
 if __name__ == "__main__":
