@@ -53,6 +53,20 @@ HEADLINE = {
     "toy": ["coverage/modes", "coverage/high_quality", "coverage/reverse_kl"],
     "digits": DIGITS_METRICS[:1],
 }
+# Column headers of the printed tables (the summaries keep the full metric keys).
+LABELS = {
+    "coverage/modes": "modes",
+    "coverage/high_quality": "% HQ",
+    "coverage/reverse_kl": "reverse KL",
+    "coverage/per_generator_modes_mean": "modes per copy",
+    "coverage/per_generator_high_quality_mean": "% HQ per copy",
+    "coverage/per_generator_reverse_kl_mean": "reverse KL per copy",
+    "diag/generator_diversity": "G diversity",
+    "diag/rhat_max": "max split-R̂",
+    "test/bma_accuracy": "accuracy (BMA)",
+    "test/member_accuracy": "accuracy per sample",
+    "test/bma_nll": "NLL (BMA)",
+}
 # case -> (kind, overrides, samplers)
 CASES: dict[str, tuple[str, list[str], list[str]]] = {
     "ring_pacgan": ("toy", ["experiment=ring_pacgan"], ["ml", "sghmc", "sgld"]),
@@ -206,12 +220,15 @@ def tables(runs: list[dict[str, Any]], cases: Sequence[str]) -> str:
         seeds = sorted({r["seed"] for r in selected})
         metrics = TOY_METRICS if kind == "toy" else DIGITS_METRICS
         rows = report.summarize(report.with_null_rows(selected), ["sampler", "iterations"], metrics)
+        for row in rows:
+            row["metrics"] = {LABELS[k]: v for k, v in row["metrics"].items()}
         out.append(f"\n## {case}: mean ± std over seeds {', '.join(map(str, seeds))}\n")
         out.append(report.render(rows))
         diffs = paired_rows(selected, HEADLINE[kind])
         if diffs:
             out.append("\nPaired difference (Bayesian − ML, same seeds), mean [bootstrap 95 % interval]:\n\n")
-            out.append(report.render_table(["comparison", "pairs", *HEADLINE[kind]], diffs))
+            labels = [LABELS[m] for m in HEADLINE[kind]]
+            out.append(report.render_table(["comparison", "pairs", *labels], diffs))
     return "".join(out)
 
 
