@@ -96,3 +96,12 @@ def test_callback_single_copy_logs_no_rhat(
     assert not any("rhat" in k or "diversity" in k for k in callback.latest)
     assert "diag/g_weight_norm_mean" in callback.latest
     assert "one generator copy: split-R̂ needs >= 2 chains" in caplog.text  # said once, not silently absent
+
+
+def test_callback_state_round_trip_keeps_the_traces() -> None:
+    # A resumed run must compute R̂ over the whole record, not only what it recorded after the restart.
+    callback = MCMCDiagnostics()
+    callback.iterations, callback.traces["g_weight_norm"] = [100, 200], [[1.0, 2.0], [1.5, 2.5]]
+    restored = MCMCDiagnostics()
+    restored.load_state_dict(json.loads(json.dumps(callback.state_dict())))  # checkpoint-safe types
+    assert restored.iterations == [100, 200] and restored.traces == callback.traces
