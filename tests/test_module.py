@@ -22,6 +22,7 @@ def _module(architecture, shape, vectorize: bool, num_classes: int | None) -> Ba
         num_data=500,
         batch_size=8,
         num_classes=num_classes,
+        num_labelled=6 if num_classes else None,
         vectorize=vectorize,
     )
 
