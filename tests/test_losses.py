@@ -22,7 +22,7 @@ from torch import nn
 from bayesgan import losses
 from bayesgan.module import BayesGAN
 from bayesgan.posterior import PosteriorSpec
-from bayesgan.samplers import SGHMC, SGLD
+from bayesgan.samplers import SGHMC, SGLD, AuthorsRecipe
 
 
 def softplus(u: float) -> float:
@@ -219,10 +219,9 @@ def test_module_feeds_samplers_the_hand_potentials(semi: bool, observations: dic
 
 
 # -- the user-facing step size does not depend on the number of copies ------------------------------------
-def _first_step(j_g: int, j_d: int, m: int, sampler: type) -> tuple[torch.Tensor, torch.Tensor]:
+def _first_step(j_g: int, j_d: int, m: int, opt: functools.partial) -> tuple[torch.Tensor, torch.Tensor]:
     """Copy 0 of D and G after one iteration, all copies of each network identical, the same z for all."""
     torch.manual_seed(0)
-    opt = functools.partial(sampler, lr_per_datum=3e-2, temperature=0.0)
     spec = PosteriorSpec(optimizer=opt, J_g=j_g, J_d=j_d, M=m)
     module = BayesGAN(
         Linear1D(), spec, data_shape=(1,), num_data=N, batch_size=2, num_classes=2, num_labelled=N_S
@@ -239,11 +238,19 @@ def _first_step(j_g: int, j_d: int, m: int, sampler: type) -> tuple[torch.Tensor
     return module.discriminator.stacked_params.weight[0].detach(), module.generator.stacked_params.weight[0]
 
 
-@pytest.mark.parametrize("sampler", [SGHMC, SGLD])
-def test_step_per_observation_is_independent_of_the_copy_counts(sampler: type) -> None:
-    d_ref, g_ref = _first_step(1, 1, 1, sampler)
+STEPPERS = {
+    "sghmc": functools.partial(SGHMC, lr_per_datum=3e-2, temperature=0.0),
+    "sgld": functools.partial(SGLD, lr_per_datum=3e-2, temperature=0.0),
+    # the authors' rule in its momentum phase (from the first step), noise off
+    "authors_momentum": functools.partial(AuthorsRecipe, lr=1e-2, momentum_after=0, noise_alpha=0.0),
+}
+
+
+@pytest.mark.parametrize("name", list(STEPPERS))
+def test_step_per_observation_is_independent_of_the_copy_counts(name: str) -> None:
+    d_ref, g_ref = _first_step(1, 1, 1, STEPPERS[name])
     for j_g, j_d, m in ((4, 1, 1), (1, 3, 1), (2, 1, 3)):  # C_g and C_d from 1 to 6
-        d, g = _first_step(j_g, j_d, m, sampler)
+        d, g = _first_step(j_g, j_d, m, STEPPERS[name])
         torch.testing.assert_close(d, d_ref, rtol=1e-6, atol=0)
         torch.testing.assert_close(g.detach(), g_ref.detach(), rtol=1e-6, atol=0)
     assert not torch.equal(d_ref, torch.tensor([[0.4], [-0.6]]))  # the step did move the weights
