@@ -7,7 +7,9 @@ Cases (each run is ``bayesgan-train <case overrides> sampler=<s> seed=<k>`` at t
     plus the discriminator trained on the labelled examples only (``bayesgan.supervised``).
 
 Each finished run leaves a small summary ``<results>/<case>/<sampler>/seed<k>.json`` (committed under
-bench/results/compare/); a rerun skips runs whose summary exists and reprints the tables. Seeds are paired
+bench/results/compare/); a rerun skips runs whose summary exists and reprints the tables. An interrupted GAN
+run continues from its ``last.ckpt`` (saved every ``checkpoint_every`` iterations and on Ctrl-C); its
+summary's ``wall_s`` then counts the last session only. Seeds are paired
 across samplers (same data, labelled subset and evaluation latents), so each Bayesian-vs-ML difference is
 reported as a paired mean with a bootstrap 95 % interval over seeds.
 
@@ -175,6 +177,10 @@ def run_missing(args: argparse.Namespace) -> None:
         print(f"[{i}/{len(todo)}] {case} {sampler} seed={seed} ...", end=" ", flush=True)
         t0 = time.perf_counter()
         run_dir = args.runs / case / sampler / f"seed{seed}"
+        last = run_dir / "checkpoints" / "last.ckpt"
+        if sampler != "supervised" and last.exists():  # an interrupted run continues where it stopped
+            print(f"(resuming {last})", end=" ", flush=True)
+            overrides = [*overrides, f"ckpt_path={last.resolve()}"]
         results = (train_baseline if sampler == "supervised" else train_gan)(overrides, run_dir)
         wall = time.perf_counter() - t0
         path = result_path(args.results, case, sampler, seed)

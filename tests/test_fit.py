@@ -9,7 +9,7 @@ import pytest
 
 from bayesgan.train import run
 
-SAMPLERS = ["sghmc", "sgld", "ml", "authors_recipe"]
+SAMPLERS = ["sghmc", "sgld", "psgld", "ml", "authors_recipe"]
 SETTINGS = {
     "mlp-ring-unsupervised": ["model=mlp", "dataset=ring"],
     "pacgan-ring-unsupervised": ["model=pacgan", "model.g_hidden=16", "model.d_hidden=8", "dataset=ring"],
