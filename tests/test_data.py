@@ -194,7 +194,7 @@ def test_ranks_see_disjoint_slices_of_the_global_batch() -> None:
         assert torch.equal(torch.cat([p[k] for p in parts]), full.train_batch(0)[k])
     bad = ready(IndexDataModule(batch_size=10))
     bad.simulate_distributed(0, 3)
-    with pytest.raises(ValueError, match="divisible by world_size=3"):
+    with pytest.raises(ValueError, match="divisible by the number of processes, 3"):
         bad.train_dataloader()
 
 

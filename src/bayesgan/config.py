@@ -6,6 +6,7 @@ at composition; values are then checked by the objects themselves (samplers, dat
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -77,11 +78,37 @@ def register() -> None:
         OmegaConf.register_new_resolver("optimizer_steps", lambda iterations: 2 * int(iterations))
 
 
+SEED_MAX = 2**32 - 1  # numpy's and Lightning's seeding accept [0, 2**32 - 1]
+
+# Lower bounds of the posterior section's counts, checked under the keys the user types: the objects that
+# receive them (PosteriorSpec, PosteriorBank) name their own parameters instead.
+POSTERIOR_MINIMUM = {"J_g": 1, "J_d": 1, "M": 1, "burn_in": 0, "thin": 1, "bank_size": 0}
+_HINTS = {"bank_size": " (0 disables the bank)"}
+
+
 def check_values(cfg: Any) -> None:
-    """Checks of top-level values that no constructed object owns."""
+    """Checks of values no constructed object sees under the key the user typed (top level, posterior)."""
     for key in ("iterations", "checkpoint_every"):
         if cfg[key] < 1:
             raise ConfigError(f"{key} must be >= 1, got {cfg[key]}")
+    if not 0 <= cfg.seed <= SEED_MAX:
+        raise ConfigError(f"seed must be in [0, {SEED_MAX}] (0 to 2**32 - 1), got {cfg.seed}")
+    posterior = cfg.get("posterior") or {}
+    for key, minimum in POSTERIOR_MINIMUM.items():
+        value = posterior.get(key)
+        if value is not None and value < minimum:
+            raise ConfigError(f"posterior.{key} must be >= {minimum}{_HINTS.get(key, '')}, got {value}")
+
+
+def qualify(prefix: str, message: str) -> str:
+    """``message`` from an object built from config node ``prefix``, in the user's key names: a message that
+    starts with a parameter name ("batch_size must be ...") gets the full key ("dataset.batch_size must be
+    ..."); any other gets ``prefix: `` in front."""
+    if message.startswith(f"{prefix}.") or message.startswith(f"{prefix}:"):
+        return message
+    if re.match(r"[A-Za-z_]\w*(=\S+)? (must|is|has|should)\b", message):
+        return f"{prefix}.{message}"
+    return f"{prefix}: {message}"
 
 
 def describe(error: BaseException) -> str:
@@ -99,4 +126,4 @@ def describe(error: BaseException) -> str:
     message = " ".join(str(error).split())
     if isinstance(error, InstantiationException):
         message = message.split(" full_key:")[0]
-    return f"{key}: {message}" if key else message
+    return qualify(key, message) if key else message

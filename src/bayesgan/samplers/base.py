@@ -30,6 +30,7 @@ works. Loading into a freshly built sampler and continuing reproduces an uninter
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -66,10 +67,15 @@ def resolve_lr(lr: float | None, lr_per_datum: float | None, num_data: int) -> f
     The gradient of U grows with N, so a step size that works on one dataset is N-times too large on a
     dataset N times bigger; ``lr_per_datum`` stays meaningful across datasets (η = lr_per_datum / N).
     """
+    # A bad value is named before the either-or rule, which it would otherwise hide (lr=-1 alone).
+    for key, value in (("lr", lr), ("lr_per_datum", lr_per_datum)):
+        check(value is None or 0 < value < math.inf, key, "> 0 and finite", value)
     if (lr is None) == (lr_per_datum is None):
-        raise ValueError(f"give exactly one of lr and lr_per_datum, got lr={lr}, lr_per_datum={lr_per_datum}")
+        raise ValueError(
+            f"give exactly one of lr and lr_per_datum (set the other to null), got lr={lr}, "
+            f"lr_per_datum={lr_per_datum}"
+        )
     if lr_per_datum is not None:
-        check(lr_per_datum > 0, "lr_per_datum", "> 0", lr_per_datum)
         check(num_data >= 1, "num_data", ">= 1", num_data)
         return float(lr_per_datum) / num_data
     return float(lr)
