@@ -106,7 +106,7 @@ def qualify(prefix: str, message: str) -> str:
     ..."); any other gets ``prefix: `` in front."""
     if message.startswith(f"{prefix}.") or message.startswith(f"{prefix}:"):
         return message
-    if re.match(r"[A-Za-z_]\w*(=\S+)? (must|is|has|should)\b", message):
+    if re.match(r"[A-Za-z_]\w*(=\S+)? (must|is|has|should|exceeds|needs|requires)\b", message):
         return f"{prefix}.{message}"
     return f"{prefix}: {message}"
 

@@ -30,20 +30,23 @@ def check_devices(trainer: Any) -> int | None:
 
 
 def check_wandb_login(logger: Any) -> None:
-    # Online W&B without credentials fails only when the run starts, after the trainer's banner; ask now.
+    """Online W&B without credentials fails only once the run starts, after the trainer's banner: ask W&B
+    now whether it has a key (WANDB_API_KEY, ~/.netrc; no network, no prompt). The helper is private to
+    wandb, so if it is missing or changes this check steps aside and the run start reports the problem."""
     logger = logger or {}
     if not str(logger.get("_target_", "")).endswith("WandbLogger") or logger.get("mode") != "online":
         return
-    import wandb
-
     try:
-        wandb.login(verify=False)  # reads WANDB_API_KEY / ~/.netrc; no network
-    except wandb.errors.Error as error:
-        reason = " ".join(str(error).split())
+        from wandb.sdk.wandb_login import _login
+
+        logged_in, _ = _login(prompt=False, verify=False, _silent=True)
+    except Exception:
+        return
+    if not logged_in:
         raise ConfigError(
-            f"logger.mode=online: W&B is not logged in ({reason}); run `wandb login` or set WANDB_API_KEY, "
-            "or keep the default logger.mode=offline"
-        ) from None
+            "logger.mode=online: W&B is not logged in (no API key in WANDB_API_KEY or ~/.netrc); run "
+            "`wandb login` or set WANDB_API_KEY, or keep the default logger.mode=offline"
+        )
 
 
 def world_size(trainer: Any) -> int | None:

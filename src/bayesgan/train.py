@@ -261,6 +261,8 @@ def main() -> None:
 
     HYDRA_FULL_ERROR makes Hydra raise instead of printing its multi-line report; a user who sets it
     themselves gets Hydra's full traceback, untouched."""
+    global _task_started
+    _task_started = False
     if os.environ.get("HYDRA_FULL_ERROR"):
         _hydra_main()
         return
