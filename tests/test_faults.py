@@ -50,6 +50,7 @@ class Fault:
     needs_mnist: bool = False
     skip_as_root: bool = False
     env: dict[str, str] = field(default_factory=dict)
+    slow: bool = False  # also in-process (MNIST copies: seconds each), keeping `make test` short
 
 
 # ----------------------------------------------------------------------------------------- data setups
@@ -91,10 +92,10 @@ def mnist_copy(damage: str, raw: bool = False) -> Callable[[Path, Path], dict[st
             data_bytes = data_bytes[:i] + bytes([data_bytes[i] ^ 0xFF]) + data_bytes[i + 1 :]
         elif damage == "magic":
             plain = b"\x00\x00\x0d\x03" + plain[4:]
-            data_bytes = plain if raw else gzip.compress(plain, mtime=0)
+            data_bytes = plain if raw else gzip.compress(plain, compresslevel=1, mtime=0)
         elif damage == "lab9999":  # a labels file one entry short, with a consistent header
             plain = plain[:4] + (9999).to_bytes(4, "big") + plain[8:-1]
-            data_bytes = plain if raw else gzip.compress(plain, mtime=0)
+            data_bytes = plain if raw else gzip.compress(plain, compresslevel=1, mtime=0)
         victim.write_bytes(data_bytes)
         if damage == "unreadable":
             victim.chmod(0)
@@ -120,16 +121,18 @@ def arrays(defect: str) -> Callable[[Path, Path], dict[str, str]]:
         root.mkdir()
         x, y = digits_arrays()
         xf = x.astype(np.float32) / 255
+        first = np.arange(len(y)) == 0
         changed_x = {
             "dtype_str": x.astype(str), "dtype_complex": x.astype(np.complex64), "dtype_bool": x > 100,
-            "shape_2d": x.reshape(len(x), -1), "shape_2ch": np.stack([x, x], -1), "shape_5d": x[:, None, None],
+            "shape_2d": x.reshape(len(x), -1), "shape_2ch": np.stack([x, x], -1),
+            "shape_5d": x[:, None, None],
             "nan": np.where(np.arange(xf.size).reshape(xf.shape) == 7, np.nan, xf),
             "inf": np.where(np.arange(xf.size).reshape(xf.shape) == 7, np.inf, xf),
             "range300": x.astype(np.float32) * 2, "empty": x[:0, None],
             "pickle_x": np.array([None] * 3, dtype=object),
         }  # fmt: skip
         y_changed = {
-            "y_oor500": np.where(np.arange(len(y)) == 0, 500, y), "y_neg": np.where(np.arange(len(y)) == 0, -1, y),
+            "y_oor500": np.where(first, 500, y), "y_neg": np.where(first, -1, y),
             "y_float": y + 0.5, "y_len": y[:-1], "pickle_y": np.array([None] * 3, dtype=object),
         }  # fmt: skip
         np.save(root / "X.npy", changed_x.get(defect, x), allow_pickle=True)
@@ -162,6 +165,7 @@ MNIST = ("dataset=mnist", "iterations=2", "checkpoint_every=1", "logger=none", "
 ARRAYS = ("dataset=arrays", "iterations=2", "checkpoint_every=1", "logger=none", "dataset.root={root}")
 LR = "sampler.optimizer"
 ALL_GROUPS = "choose one of: .*digits"
+QUICK_MNIST = {"B01_trunc_gz", "B01_trunc_raw", "B02_flip_raw", "B03_magic_raw"}  # the rest: -m slow
 
 
 def a(fault_id: str, args: str, pattern: str, **kw) -> Fault:
@@ -170,7 +174,8 @@ def a(fault_id: str, args: str, pattern: str, **kw) -> Fault:
 
 def b(fault_id: str, damage: str, pattern: str, raw: bool = False, vnone: bool = False, **kw) -> Fault:
     args = (*MNIST, "dataset.verify=none") if vnone else MNIST
-    return Fault(fault_id, args, pattern, setup=mnist_copy(damage, raw), needs_mnist=True, **kw)
+    slow = fault_id not in QUICK_MNIST
+    return Fault(fault_id, args, pattern, setup=mnist_copy(damage, raw), needs_mnist=True, slow=slow, **kw)
 
 
 def r(fault_id: str, defect: str, pattern: str, extra: str = "", **kw) -> Fault:
@@ -216,7 +221,7 @@ FAULTS = [
         "A26_ddpspawn3",
         "trainer=ddp_spawn trainer.accelerator=cpu trainer.devices=3",
         r"^dataset\.batch_size=64 must be divisible by the number of processes, 3",
-    ),  # fmt: skip
+    ),
     a("A27_seed_m1", "seed=-1", r"^seed must be in \[0, 4294967295\] .*got -1$"),
     a("A28_ckevery0", "checkpoint_every=0", r"^checkpoint_every must be >= 1, got 0$"),
     a("A29_burnin_neg", "posterior.burn_in=-5", r"^posterior\.burn_in must be >= 0, got -5$"),
@@ -257,7 +262,7 @@ FAULTS = [
         "logger.mode=online",
         r"^logger\.mode=online: W&B is not logged in .*wandb login.*logger\.mode=offline",
         env={"WANDB_API_KEY": "", "NETRC": "/nonexistent/netrc"},
-    ),  # fmt: skip
+    ),
     b("B01_trunc_gz", "trunc", r"train-images-idx3-ubyte\.gz: 4956211 bytes, expected 9912422"),
     b("B01_trunc_gz_vnone", "trunc", r"train-images-idx3-ubyte\.gz: truncated or corrupt gzip", vnone=True),
     b("B01_trunc_raw", "trunc", r"train-images-idx3-ubyte: 47039016 bytes, expected 47040016", raw=True),
@@ -319,13 +324,13 @@ FAULTS = [
         "y_oor500",
         r"^dataset: n_labels=50: 490 of the 501 classes \(10-499\) have no training",
         extra="dataset.n_labels=50",
-    ),  # fmt: skip
+    ),
     r(
         "R10b_y_oor500_nc10",
         "y_oor500",
         r"y\.npy: labels out of range \[0, 10\): min 0, max 500",
         extra="dataset.num_classes=10",
-    ),  # fmt: skip
+    ),
     r("R11_y_neg", "y_neg", r"y\.npy: labels out of range >= 0: min -1, max 9"),
     r("R12_y_float", "y_float", r"y\.npy: labels must be integers, got dtype float64"),
     r("R13_y_len", "y_len", r"y\.npy: labels have shape \(1796,\), expected \(1797,\)"),
@@ -342,7 +347,7 @@ FAULTS = [
         r"^cannot write the run directory: outputs/.*: Not a directory",
         setup=file_in_the_way,
         kind="error",
-    ),  # fmt: skip
+    ),
     Fault(
         "D02_outputs_read_only",
         QUICK,
@@ -350,13 +355,13 @@ FAULTS = [
         setup=read_only_outputs,
         kind="error",
         skip_as_root=True,
-    ),  # fmt: skip
+    ),
     Fault(
         "D03_impossible_run_dir",
         (*QUICK, "hydra.run.dir=/proc/bayesgan/run"),
         r"^cannot write the run directory: /proc/bayesgan\S*: No such file",
         kind="error",
-    ),  # fmt: skip
+    ),
 ]
 SUBPROCESS_IN_DEFAULT_SUITE = {"A19_unk_dataset", "A27_seed_m1", "A25_devices3"}
 
@@ -433,7 +438,11 @@ def test_fault_ids_are_unique() -> None:
     assert len({f.id for f in FAULTS}) == len(FAULTS)
 
 
-@pytest.mark.parametrize("fault", FAULTS, ids=[f.id for f in FAULTS])
+@pytest.mark.parametrize(
+    "fault",
+    [pytest.param(f, marks=pytest.mark.slow) if f.slow else f for f in FAULTS],
+    ids=[f.id for f in FAULTS],
+)
 def test_fault_in_process(fault: Fault, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd) -> None:
     check(fault, run_in_process(fault, tmp_path, monkeypatch, capfd))
 
