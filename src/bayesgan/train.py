@@ -7,7 +7,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import hydra
 from hydra import compose, initialize_config_dir
@@ -140,7 +140,7 @@ def _logger_errors() -> tuple[type[BaseException], ...]:
     return (wandb.errors.Error,) if wandb is not None else ()
 
 
-def _refuse(message: str, run_dir: Path | None) -> None:
+def _refuse(message: str, run_dir: Path | None) -> NoReturn:
     _finish_wandb_run()
     if run_dir is not None:
         cli_errors.remove_refused_run_dir(run_dir, f"{HydraConfig.get().job.name}.log")
