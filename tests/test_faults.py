@@ -474,8 +474,8 @@ def test_fault_subprocess(fault: Fault, tmp_path: Path) -> None:
 
 def test_refusal_keeps_a_run_directory_that_holds_anything_else(tmp_path: Path) -> None:
     """The cleanup of a refused run removes only Hydra's own files: a directory with a user's file stays."""
-    run_dir = tmp_path / "cwd" / "mine"
-    run_dir.mkdir(parents=True)
+    run_dir = tmp_path / "mine"
+    run_dir.mkdir()
     (run_dir / "notes.txt").write_text("keep me\n")
     fault = Fault("keep", (*QUICK, "seed=-1", f"hydra.run.dir={run_dir}"), r"^seed must be in")
     outcome = run_subprocess(fault, tmp_path)
