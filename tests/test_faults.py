@@ -279,6 +279,16 @@ FAULTS = [
         r"^logger\.mode=online: W&B is not logged in .*wandb login.*logger\.mode=offline",
         env={"WANDB_API_KEY": "", "NETRC": "/nonexistent/netrc"},
     ),
+    Fault(
+        "A47_multirun_unknown_option",
+        ("-m", *QUICK, "dataset=foo,ring"),
+        rf"^dataset=foo: no such dataset config; {ALL_GROUPS}",
+    ),
+    Fault(
+        "A48_multirun_refused_job",
+        ("-m", *QUICK, "seed=-1,0"),
+        r"^seed must be in \[0, 4294967295\] .*got -1$",
+    ),
     b("B01_trunc_gz", "trunc", r"train-images-idx3-ubyte\.gz: 4956211 bytes, expected 9912422"),
     b("B01_trunc_gz_vnone", "trunc", r"train-images-idx3-ubyte\.gz: truncated or corrupt gzip", vnone=True),
     b("B01_trunc_raw", "trunc", r"train-images-idx3-ubyte: 47039016 bytes, expected 47040016", raw=True),

@@ -11,9 +11,10 @@ import difflib
 import os
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from hydra.errors import HydraException, MissingConfigException, OverrideParseException
+from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
@@ -108,14 +109,42 @@ def remove_refused_run_dir(run_dir: Path, log_name: str) -> None:
             (hydra_dir / name).unlink(missing_ok=True)
         hydra_dir.rmdir()
         log.unlink(missing_ok=True)
-        run_dir.rmdir()
-        cwd, parent = Path.cwd().resolve(), run_dir.resolve().parent
-        while parent != cwd and cwd in parent.parents:
-            parent.rmdir()  # OSError once a parent is not empty: the loop's normal end
-            parent = parent.parent
+        _remove_empty_dirs(run_dir)
     except OSError:
         return
 
 
-def is_config_exception(error: BaseException) -> bool:
-    return isinstance(error, HydraException | OmegaConfBaseException)
+class RecordSweepDir(Callback):
+    """Hydra callback (``hydra.callbacks`` in ``train.yaml``): remembers a multirun's sweep directory, so a
+    sweep whose first job fails to compose can remove the directory the launcher made for it."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        global sweep_dir
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+
+
+sweep_dir: Path | None = None  # of the running multirun, once Hydra has announced it
+
+
+def remove_unused_sweep_dir(sweep_dir: Path) -> None:
+    """Remove a multirun's sweep directory that holds only Hydra's ``multirun.yaml`` (its first job was
+    refused), and its parents below the working directory left empty."""
+    try:
+        if set(os.listdir(sweep_dir)) != {"multirun.yaml"}:
+            return
+        (sweep_dir / "multirun.yaml").unlink()
+        _remove_empty_dirs(sweep_dir)
+    except OSError:
+        return
+
+
+def _remove_empty_dirs(directory: Path) -> None:
+    """``rmdir`` ``directory``, then each parent strictly below the working directory, until one is not
+    empty (``rmdir`` fails: the loop's normal end)."""
+    cwd = Path.cwd().resolve()
+    directory = directory.resolve()
+    directory.rmdir()
+    parent = directory.parent
+    while parent != cwd and cwd in parent.parents:
+        parent.rmdir()
+        parent = parent.parent

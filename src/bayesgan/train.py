@@ -144,7 +144,13 @@ def _refuse(message: str, run_dir: Path | None) -> NoReturn:
     _finish_wandb_run()
     if run_dir is not None:
         cli_errors.remove_refused_run_dir(run_dir, f"{HydraConfig.get().job.name}.log")
+        _remove_unused_sweep_dir()
     cli_errors.refuse(message)
+
+
+def _remove_unused_sweep_dir() -> None:
+    if cli_errors.sweep_dir is not None:
+        cli_errors.remove_unused_sweep_dir(cli_errors.sweep_dir)
 
 
 def _results(cfg: DictConfig, trainer: Trainer, module: BayesGAN) -> dict[str, Any]:
@@ -262,7 +268,7 @@ def main() -> None:
     HYDRA_FULL_ERROR makes Hydra raise instead of printing its multi-line report; a user who sets it
     themselves gets Hydra's full traceback, untouched."""
     global _task_started
-    _task_started = False
+    _task_started, cli_errors.sweep_dir = False, None
     if os.environ.get("HYDRA_FULL_ERROR"):
         _hydra_main()
         return
@@ -275,6 +281,7 @@ def main() -> None:
             cli_errors.refuse(cli_errors.describe_os_error(error), kind="error")
         if message is None:
             raise
+        _remove_unused_sweep_dir()
         cli_errors.refuse(message)
     finally:
         os.environ.pop("HYDRA_FULL_ERROR", None)
