@@ -82,8 +82,10 @@ SEED_MAX = 2**32 - 1  # numpy's and Lightning's seeding accept [0, 2**32 - 1]
 
 # Lower bounds of the posterior section's counts, checked under the keys the user types: the objects that
 # receive them (PosteriorSpec, PosteriorBank) name their own parameters instead.
+_OBSERVATIONS = ("fake_observations", "generator_observations", "labelled_observations")  # null = default
 POSTERIOR_MINIMUM = {"J_g": 1, "J_d": 1, "M": 1, "burn_in": 0, "thin": 1, "bank_size": 0}
-_HINTS = {"bank_size": " (0 disables the bank)"}
+POSTERIOR_MINIMUM |= dict.fromkeys(_OBSERVATIONS, 1)
+_HINTS = {"bank_size": " (0 disables the bank)"} | dict.fromkeys(_OBSERVATIONS, " or null")
 
 
 def check_values(cfg: Any) -> None:
@@ -104,8 +106,8 @@ def qualify(prefix: str, message: str) -> str:
     """``message`` from an object built from config node ``prefix``, in the user's key names: a message that
     starts with a parameter name ("batch_size must be ...") gets the full key ("dataset.batch_size must be
     ..."); any other gets ``prefix: `` in front."""
-    if message.startswith(f"{prefix}.") or message.startswith(f"{prefix}:"):
-        return message
+    if re.match(rf"({re.escape(prefix)}[.:]|[A-Za-z_]\w*\.[\w.]+(=\S+)? must\b)", message):
+        return message  # already a full key, e.g. "posterior.J_g must be ..." from an object given it
     if re.match(r"[A-Za-z_]\w*(=\S+)? (must|is|has|should|exceeds|needs|requires)\b", message):
         return f"{prefix}.{message}"
     return f"{prefix}: {message}"
