@@ -330,7 +330,7 @@ FAULTS = [
     b("B04_empty", "empty", r"^mnist: missing train-images-idx3-ubyte\.gz, .* in .*; set download=true"),
     b("B04_nonexist", "nonexistent", r"^mnist: missing train-images-idx3-ubyte\.gz"),
     b("B05_unreadable", "unreadable", r"train-images-idx3-ubyte\.gz: cannot read", skip_as_root=True),
-    b("B06_lab9999", "lab9999", r"t10k-labels-idx1-ubyte\.gz: 45\d\d bytes, expected 4542"),
+    b("B06_lab9999", "lab9999", r"t10k-labels-idx1-ubyte\.gz: \d+ bytes, expected 4542"),
     b("B06_lab9999_vnone", "lab9999", r"labels have shape \(9999,\), expected \(10000,\)", vnone=True),
     r("R01_dtype_str", "dtype_str", r"X\.npy: dtype <U\d+; expected uint8 or a float/integer image array"),
     r("R02_dtype_complex", "dtype_complex", r"X\.npy: dtype complex64; expected uint8"),
