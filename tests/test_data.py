@@ -131,6 +131,33 @@ def test_labelled_subset_errors() -> None:
         ready(IndexDataModule(n=100, k=4, n_labels=104))
     with pytest.raises(ValueError, match="requires a labelled dataset"):
         ready(IndexDataModule(k=None, n_labels=10))
+    # Fewer labels than classes would leave some class without any (issue #8: n_labels=7 with 10 classes).
+    with pytest.raises(ValueError, match=r"^n_labels=3 must be at least the number of classes, 4"):
+        ready(IndexDataModule(n=100, k=4, n_labels=3))
+    # Labels that skip classes (max label 9 of k=10 declared, classes 4..8 absent) are named, not reported
+    # as "class 4 has only 0 training examples".
+    gappy = IndexDataModule(n=8, k=10, n_labels=20, batch_size=4)
+    y = torch.tensor([0, 1, 2, 3, 9, 9, 0, 1])
+    gappy.load = lambda: DataSplits(torch.zeros(8, 1), y, torch.zeros(2, 1), None, 10)
+    with pytest.raises(ValueError, match=r"5 of the 10 classes \(4-8\) have no training examples"):
+        ready(gappy)
+
+
+def test_uneven_labelled_split_is_stated(caplog: pytest.LogCaptureFixture) -> None:
+    """n_labels not a multiple of K: the first n_labels % K classes get one more, and the log says so."""
+    with caplog.at_level("WARNING", logger="bayesgan.data.labelled"):
+        dm = ready(IndexDataModule(n=100, k=4, n_labels=10))
+    counts = torch.bincount(dm.splits.train_y[dm.labelled_indices], minlength=4).tolist()
+    assert counts == [3, 3, 2, 2]
+    (record,) = caplog.records
+    assert record.getMessage() == (
+        "n_labels=10 is not a multiple of the 4 classes: classes 0-1 get 3 labelled examples each, "
+        "classes 2-3 get 2"
+    )
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="bayesgan.data.labelled"):
+        ready(IndexDataModule(n=100, k=4, n_labels=12))
+    assert not caplog.records  # an even split says nothing
 
 
 # ------------------------------------------------------------------ training stream
@@ -194,7 +221,7 @@ def test_ranks_see_disjoint_slices_of_the_global_batch() -> None:
         assert torch.equal(torch.cat([p[k] for p in parts]), full.train_batch(0)[k])
     bad = ready(IndexDataModule(batch_size=10))
     bad.simulate_distributed(0, 3)
-    with pytest.raises(ValueError, match="divisible by world_size=3"):
+    with pytest.raises(ValueError, match="divisible by the number of processes, 3"):
         bad.train_dataloader()
 
 

@@ -119,6 +119,21 @@ def test_idx_rejects_corrupt_files(tmp_path: Path, gz: bool, how: str, message: 
         ready(MnistDataModule(root=tmp_path, verify="none"))
 
 
+def test_idx_raw_official_names_are_checksummed(tmp_path: Path) -> None:
+    """Gunzipped files under the official names are verified against the official files' decompressed
+    size and MD5 (issue #8: a raw copy with flipped pixel bytes used to pass on its header alone)."""
+    write_idx_dataset(tmp_path, gz=False)  # well-formed IDX, but not the official bytes
+    with raises_one_line("train-images-idx3-ubyte: .* bytes, expected 47040016 .truncated or corrupt"):
+        ready(MnistDataModule(root=tmp_path))
+    images = tmp_path / "train-images-idx3-ubyte"
+    original = images.read_bytes()
+    images.write_bytes(original + b"\0" * (47040016 - len(original)))  # the official size, other bytes
+    with raises_one_line("train-images-idx3-ubyte: MD5 .* does not match the expected 6bbc9ace898e44ae"):
+        ready(MnistDataModule(root=tmp_path))
+    images.write_bytes(original)
+    ready(MnistDataModule(root=tmp_path, verify="none", batch_size=8))  # verify=none: header checks only
+
+
 def test_idx_rejects_bad_labels(tmp_path: Path) -> None:
     write_idx_dataset(tmp_path, gz=False)
     labels = tmp_path / "train-labels-idx1-ubyte"

@@ -6,6 +6,7 @@ at composition; values are then checked by the objects themselves (samplers, dat
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass, field
 from enum import Enum
@@ -91,14 +92,43 @@ def _semi_only(n_labels: int | None, value: Any) -> Any:
     return None if n_labels is None else value
 
 
+SEED_MAX = 2**32 - 1  # numpy's and Lightning's seeding accept [0, 2**32 - 1]
+
+# Lower bounds of the posterior section's counts, checked under the keys the user types: the objects that
+# receive them (PosteriorSpec, PosteriorBank) name their own parameters instead.
+_OBSERVATIONS = ("fake_observations", "generator_observations", "labelled_observations")  # null = default
+POSTERIOR_MINIMUM = {"J_g": 1, "J_d": 1, "M": 1, "burn_in": 0, "thin": 1, "bank_size": 0}
+POSTERIOR_MINIMUM |= dict.fromkeys(_OBSERVATIONS, 1)
+_HINTS = {"bank_size": " (0 disables the bank)"} | dict.fromkeys(_OBSERVATIONS, " or null")
+
+
 def check_values(cfg: Any) -> None:
-    """Checks of top-level values that no constructed object owns; warns when burn-in has no effect."""
+    """Checks of values no constructed object sees under the key the user typed (top level, posterior);
+    warns when burn-in has no effect."""
     for key in ("iterations", "checkpoint_every"):
         if cfg[key] < 1:
             raise ConfigError(f"{key} must be >= 1, got {cfg[key]}")
+    if not 0 <= cfg.seed <= SEED_MAX:
+        raise ConfigError(f"seed must be in [0, {SEED_MAX}] (0 to 2**32 - 1), got {cfg.seed}")
+    posterior = cfg.get("posterior") or {}
+    for key, minimum in POSTERIOR_MINIMUM.items():
+        value = posterior.get(key)
+        if value is not None and value < minimum:
+            raise ConfigError(f"posterior.{key} must be >= {minimum}{_HINTS.get(key, '')}, got {value}")
     message = bank_warning(cfg.iterations, cfg.sampler.burn_in, cfg.sampler.thin, cfg.sampler.bank_size)
     if message:
         warnings.warn(message, UserWarning, stacklevel=2)
+
+
+def qualify(prefix: str, message: str) -> str:
+    """``message`` from an object built from config node ``prefix``, in the user's key names: a message that
+    starts with a parameter name ("batch_size must be ...") gets the full key ("dataset.batch_size must be
+    ..."); any other gets ``prefix: `` in front."""
+    if re.match(rf"({re.escape(prefix)}[.:]|[A-Za-z_]\w*\.[\w.]+(=\S+)? must\b)", message):
+        return message  # already a full key, e.g. "posterior.J_g must be ..." from an object given it
+    if re.match(r"[A-Za-z_]\w*(=\S+)? (must|is|has|should|exceeds|needs|requires)\b", message):
+        return f"{prefix}.{message}"
+    return f"{prefix}: {message}"
 
 
 def bank_warning(iterations: int, burn_in: int, thin: int, bank_size: int) -> str | None:
@@ -131,4 +161,4 @@ def describe(error: BaseException) -> str:
     message = " ".join(str(error).split())
     if isinstance(error, InstantiationException):
         message = message.split(" full_key:")[0]
-    return f"{key}: {message}" if key else message
+    return qualify(key, message) if key else message

@@ -12,13 +12,14 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import json
 import math
 import random
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
+
+from bayesgan import results_file
 
 DEFAULT_ROOT = "outputs"
 DEFAULT_GROUP_BY = ("experiment", "dataset", "sampler")
@@ -35,8 +36,8 @@ def _warn(message: str) -> None:
 
 def _read(path: Path) -> dict[str, Any] | None:
     try:
-        run = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        run = results_file.decode(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as error:  # json.JSONDecodeError is a ValueError
         _warn(f"skipping {path}: {type(error).__name__}: {error}")
         return None
     if not isinstance(run, dict) or not isinstance(run.get("metrics"), dict):

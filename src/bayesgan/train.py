@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import hydra
 from hydra import compose, initialize_config_dir
@@ -21,8 +20,9 @@ from lightning.pytorch import Callback, Trainer, seed_everything
 from lightning.pytorch.utilities import rank_zero_info
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from bayesgan import config
+from bayesgan import cli_errors, config, preflight, results_file
 from bayesgan.config import ConfigError
+from bayesgan.data.files import DatasetError
 from bayesgan.module import BayesGAN
 
 config.register()
@@ -56,11 +56,24 @@ def build(cfg: DictConfig, output_dir: Path) -> tuple[Trainer, BayesGAN, Any]:
     """Instantiate data, model, sampler, loggers, callbacks and trainer; raises on any bad value."""
     config.check_values(cfg)
     _refuse_relaunching_ddp_in_multirun(cfg)
+    world_size = preflight.check_devices(cfg.trainer)
+    preflight.check_wandb_login(cfg.get("logger"))
     _restore_master_port()
     seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = instantiate(cfg.dataset, seed=cfg.seed)
-    datamodule.prepare_data()
-    datamodule.setup("fit")
+    try:
+        datamodule.prepare_data()
+        datamodule.setup("fit")
+    except DatasetError:
+        raise  # names its file already
+    except ValueError as error:
+        raise ConfigError(config.qualify("dataset", str(error))) from None
+    if world_size is not None:  # here, once, not in every spawned rank
+        try:
+            datamodule.per_rank_sizes(world_size)
+        except ValueError as error:
+            message = config.qualify("dataset", str(error))
+            raise ConfigError(f"{message}; processes = trainer.devices x trainer.num_nodes") from None
     module = BayesGAN(
         instantiate(cfg.model),
         instantiate(cfg.sampler),
@@ -72,7 +85,10 @@ def build(cfg: DictConfig, output_dir: Path) -> tuple[Trainer, BayesGAN, Any]:
         z_prior=cfg.z_prior.value,
         seed=cfg.seed,
     )
-    module.configure_optimizers()  # sampler hyperparameters are checked now, not after the trainer starts
+    try:  # sampler hyperparameters are checked now, not after the trainer starts
+        module.configure_optimizers()
+    except ValueError as error:
+        raise ConfigError(config.qualify("sampler.optimizer", str(error))) from None
     loggers = [instantiate(cfg.logger)] if cfg.logger else []
     callbacks: list[Callback] = [instantiate(c) for c in (cfg.callbacks or {}).values() if c]
     trainer = instantiate(
@@ -86,24 +102,56 @@ def build(cfg: DictConfig, output_dir: Path) -> tuple[Trainer, BayesGAN, Any]:
 
 
 def run(cfg: DictConfig, output_dir: Path | None = None) -> dict[str, Any]:
-    """Train one configuration; returns (and writes to ``results.json``) its final metrics."""
+    """Train one configuration; returns (and writes to ``results.json``) its final metrics.
+
+    A configuration refused before training exits with status 2 and one line on stderr; in a Hydra job
+    (``output_dir`` None) the run directory Hydra created for it is removed again."""
+    hydra_job = output_dir is None
     output_dir = Path(output_dir or HydraConfig.get().runtime.output_dir)
     try:
         trainer, module, datamodule = build(cfg, output_dir)
-    except (ConfigError, InstantiationException, ValueError, TypeError, FileNotFoundError) as error:
-        print(f"bayesgan-train: configuration error: {config.describe(error)}", file=sys.stderr)
-        raise SystemExit(2) from None
+        _start_loggers(trainer, cfg)
+    except (ConfigError, InstantiationException, ValueError, TypeError, OSError) as error:
+        _refuse(config.describe(error), output_dir if hydra_job else None)
+    except _logger_errors() as error:
+        _refuse(
+            f"logger: W&B could not start ({cli_errors.one_line(error)}); run `wandb login` or set "
+            "WANDB_API_KEY, or log offline with logger.mode=offline",
+            output_dir if hydra_job else None,
+        )
     try:
-        for logger in trainer.loggers:
-            logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
         trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
     finally:
         _finish_wandb_run()
     results = _results(cfg, trainer, module)
     if trainer.is_global_zero:
-        (output_dir / "results.json").write_text(json.dumps(results, indent=2))
+        (output_dir / "results.json").write_text(results_file.encode(results))
         _print_summary(output_dir, trainer, results)
     return results
+
+
+def _start_loggers(trainer: Trainer, cfg: DictConfig) -> None:
+    # The first call starts each logger's experiment (wandb.init): a W&B that cannot start is refused here.
+    for logger in trainer.loggers:
+        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+
+
+def _logger_errors() -> tuple[type[BaseException], ...]:
+    wandb = sys.modules.get("wandb")
+    return (wandb.errors.Error,) if wandb is not None else ()
+
+
+def _refuse(message: str, run_dir: Path | None) -> NoReturn:
+    _finish_wandb_run()
+    if run_dir is not None:
+        cli_errors.remove_refused_run_dir(run_dir, f"{HydraConfig.get().job.name}.log")
+        _remove_unused_sweep_dir()
+    cli_errors.refuse(message)
+
+
+def _remove_unused_sweep_dir() -> None:
+    if cli_errors.sweep_dir is not None:
+        cli_errors.remove_unused_sweep_dir(cli_errors.sweep_dir)
 
 
 def _results(cfg: DictConfig, trainer: Trainer, module: BayesGAN) -> dict[str, Any]:
@@ -204,10 +252,40 @@ def _finish_wandb_run() -> None:
 CONFIG_DIR = os.environ.get("BAYESGAN_CONFIG_DIR", str(Path(__file__).resolve().parents[2] / "conf"))
 
 
+_task_started = False  # whether Hydra got as far as calling the task (errors after that are not Hydra's)
+
+
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
-def main(cfg: DictConfig) -> float | None:
+def _hydra_main(cfg: DictConfig) -> float | None:
+    global _task_started
+    _task_started = True
     results = run(cfg)
     return results["metrics"].get("test/bma_accuracy")  # the value sweepers optimise
+
+
+def main() -> None:
+    """``bayesgan-train``: Hydra's entry point, with its composition and run-directory errors as one line.
+
+    HYDRA_FULL_ERROR makes Hydra raise instead of printing its multi-line report; a user who sets it
+    themselves gets Hydra's full traceback, untouched."""
+    global _task_started
+    _task_started, cli_errors.sweep_dir = False, None
+    if os.environ.get("HYDRA_FULL_ERROR"):
+        _hydra_main()
+        return
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        _hydra_main()
+    except Exception as error:
+        message = None if _task_started else cli_errors.describe_hydra(error)
+        if message is None and isinstance(error, OSError) and not _task_started:
+            cli_errors.refuse(cli_errors.describe_os_error(error), kind="error")
+        if message is None:
+            raise
+        _remove_unused_sweep_dir()
+        cli_errors.refuse(message)
+    finally:
+        os.environ.pop("HYDRA_FULL_ERROR", None)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from lightning.pytorch import LightningDataModule
 from torch import Tensor
 from torch.utils.data import DataLoader, IterableDataset
 
+from bayesgan.data.labelled import choose_labelled
 from bayesgan.seeding import derived_generator, sample_distinct
 
 _UNLABELLED, _LABELLED, _SUBSET = 0, 1, 2  # independent random streams derived from the same seed
@@ -122,7 +123,8 @@ class GANDataModule(LightningDataModule):
         for key, value in (("batch_size", batch_size), ("test_batch_size", test_batch_size),
                            ("n_labels", n_labels), ("labelled_batch_size", labelled_batch_size),
                            ("iterations_per_epoch", iterations_per_epoch)):  # fmt: skip
-            self._check(value is None or value >= 1, f"{key} must be >= 1 (or null if optional), got {value}")
+            ok = value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 1)
+            self._check(ok, f"{key} must be an integer >= 1 (or null if optional), got {value!r}")
         self.batch_size = batch_size
         self.n_labels = n_labels
         self.labelled_batch_size = labelled_batch_size if labelled_batch_size is not None else batch_size
@@ -159,19 +161,8 @@ class GANDataModule(LightningDataModule):
             raise ValueError(
                 f"n_labels={n_labels} requires a labelled dataset; {type(self).__name__} has no labels"
             )
-        k = splits.num_classes
-        g = derived_generator(self.seed, _SUBSET)
-        chosen = []
-        for c in range(k):
-            need = n_labels // k + (1 if c < n_labels % k else 0)
-            pool = torch.nonzero(splits.train_y == c).flatten()
-            if pool.numel() < need:
-                raise ValueError(
-                    f"n_labels={n_labels}: class {c} has only {pool.numel()} training examples, needs {need}"
-                )
-            # Draw for every class (even need == 0) so class c's choice doesn't depend on n_labels of others.
-            chosen.append(pool[torch.randperm(pool.numel(), generator=g)[:need]])
-        return torch.sort(torch.cat(chosen)).values
+        generator = derived_generator(self.seed, _SUBSET)
+        return choose_labelled(splits.train_y, splits.num_classes, n_labels, generator)
 
     def _splits(self) -> DataSplits:
         if self.splits is None:
@@ -235,23 +226,33 @@ class GANDataModule(LightningDataModule):
     def _per_rank(self) -> tuple[int, int, int, int]:
         """(rank, world, per-rank batch, per-rank labelled batch), validating divisibility."""
         rank, world = self.rank_and_world_size()
+        return rank, world, *self.per_rank_sizes(world)
+
+    def per_rank_sizes(self, world: int) -> tuple[int, int]:
+        """(per-rank batch, per-rank labelled batch) over ``world`` processes; one-line error if the global
+        batches do not split evenly (the launcher calls this once, before starting the processes)."""
         if self.batch_size % world:
-            raise ValueError(f"batch_size={self.batch_size} (global) must be divisible by world_size={world}")
+            raise ValueError(
+                f"batch_size={self.batch_size} must be divisible by the number of processes, {world} "
+                "(the global batch is split evenly over them)"
+            )
         lab = 0
         if self.semi_supervised:
             assert self.n_labels is not None
             if self.n_labels >= self.labelled_batch_size:
                 if self.labelled_batch_size % world:
                     raise ValueError(
-                        f"labelled_batch_size={self.labelled_batch_size} must be divisible by "
-                        f"world_size={world}"
+                        f"labelled_batch_size={self.labelled_batch_size} must be divisible by the number of "
+                        f"processes, {world}"
                     )
                 lab = self.labelled_batch_size // world
             else:
                 lab = self.n_labels // world
                 if lab == 0:
-                    raise ValueError(f"n_labels={self.n_labels} is smaller than world_size={world}")
-        return rank, world, self.batch_size // world, lab
+                    raise ValueError(
+                        f"n_labels={self.n_labels} must be at least the number of processes, {world}"
+                    )
+        return self.batch_size // world, lab
 
     def train_batch(self, t: int) -> dict[str, Tensor]:
         """This rank's batch for global iteration ``t`` (pure function of ``seed``, ``t`` and the rank)."""

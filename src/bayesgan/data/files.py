@@ -83,6 +83,8 @@ def verify_file(path: Path, spec: RemoteFile, mode: str = "md5") -> None:
     """Check ``path`` against the official size (always, when known) and MD5 (``mode == "md5"``)."""
     if check_verify_mode(mode) == "none":
         return
+    if not os.access(path, os.R_OK):
+        raise DatasetError(f"{path}: cannot read (permission denied); fix its permissions (chmod u+r)")
     size = path.stat().st_size
     if spec.size is not None and size != spec.size:
         what = "truncated" if size < spec.size else "too large"
@@ -166,6 +168,8 @@ def require_file(path: Path, dataset: str, source: str) -> Path:
         raise DatasetError(f"{dataset}: missing {path.name} in {path.parent}; fetch it from {source}")
     if path.stat().st_size == 0:
         raise DatasetError(f"{path}: empty file")
+    if not os.access(path, os.R_OK):
+        raise DatasetError(f"{path}: cannot read (permission denied); fix its permissions (chmod u+r)")
     return path
 
 

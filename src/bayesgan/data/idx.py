@@ -22,6 +22,9 @@ def read_idx(path: Path) -> np.ndarray:
     try:
         with open(path, "rb") as f:
             data = f.read()
+    except OSError as e:
+        raise DatasetError(f"{path}: cannot read ({e.strerror or e})") from None
+    try:
         if data[:2] == b"\x1f\x8b":  # gzip magic: decide by content, not by the file name
             data = gzip.decompress(data)
     except (OSError, EOFError, zlib.error) as e:
@@ -45,11 +48,13 @@ class IdxDataModule(RealDataModule):
 
     ``files`` overrides the file names (keys ``train_images``, ``train_labels``, ``test_images``,
     ``test_labels``) and ``md5`` their checksums (e.g. for a private mirror). A configured ``.gz`` name
-    that is absent but present without ``.gz`` (already decompressed) is read raw; the official checksums
-    are for the ``.gz`` files, so a raw copy is checked by its IDX header only.
+    that is absent but present without ``.gz`` (already decompressed) is read raw. An official file read
+    raw is verified against ``RAW_FILES``: the MD5 and size of the official ``.gz`` decompressed (a
+    renamed or re-checksummed file is verified by its configured MD5 only, as with ``.gz``).
     """
 
     FILES: ClassVar[Mapping[str, RemoteFile]]
+    RAW_FILES: ClassVar[Mapping[str, RemoteFile]]
     CLASSES: ClassVar[tuple[str, ...]]
 
     def __init__(
@@ -62,14 +67,15 @@ class IdxDataModule(RealDataModule):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.specs = override_specs(self.FILES, files, md5, self.name)
 
-    def _resolve(self, spec: RemoteFile) -> RemoteFile:
+    def _resolve(self, key: str) -> RemoteFile:
+        spec = self.specs[key]
         raw = spec.name.removesuffix(".gz")
         if raw != spec.name and not (self.root / spec.name).is_file() and (self.root / raw).is_file():
-            return RemoteFile(raw)
+            return self.RAW_FILES[key] if spec == self.FILES[key] else RemoteFile(raw)
         return spec
 
     def read(self) -> RawSplits:
-        specs = {k: self._resolve(self.specs[k]) for k in KEYS}
+        specs = {k: self._resolve(k) for k in KEYS}
         found = self.fetch(list(specs.values()))
         paths = {k: found[s.name] for k, s in specs.items()}
         out: list[np.ndarray] = []
@@ -100,6 +106,13 @@ class MnistDataModule(IdxDataModule):
         "test_images": RemoteFile("t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3", 1648877),
         "test_labels": RemoteFile("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c", 4542),
     }
+    # The same files after gunzip (MD5s of the decompressed official downloads above).
+    RAW_FILES: ClassVar[Mapping[str, RemoteFile]] = {
+        "train_images": RemoteFile("train-images-idx3-ubyte", "6bbc9ace898e44ae57da46a324031adb", 47040016),
+        "train_labels": RemoteFile("train-labels-idx1-ubyte", "a25bea736e30d166cdddb491f175f624", 60008),
+        "test_images": RemoteFile("t10k-images-idx3-ubyte", "2646ac647ad5339dbf082846283269ea", 7840016),
+        "test_labels": RemoteFile("t10k-labels-idx1-ubyte", "27ae3e4e09519cfbb04c329615203637", 10008),
+    }
 
 
 class FashionMnistDataModule(IdxDataModule):
@@ -128,4 +141,10 @@ class FashionMnistDataModule(IdxDataModule):
         "train_labels": RemoteFile("train-labels-idx1-ubyte.gz", "25c81989df183df01b3e8a0aad5dffbe", 29515),
         "test_images": RemoteFile("t10k-images-idx3-ubyte.gz", "bef4ecab320f06d8554ea6380940ec79", 4422102),
         "test_labels": RemoteFile("t10k-labels-idx1-ubyte.gz", "bb300cfdad3c16e7a12a480ee83cd310", 5148),
+    }
+    RAW_FILES: ClassVar[Mapping[str, RemoteFile]] = {
+        "train_images": RemoteFile("train-images-idx3-ubyte", "f4a8712d7a061bf5bd6d2ca38dc4d50a", 47040016),
+        "train_labels": RemoteFile("train-labels-idx1-ubyte", "9018921c3c673c538a1fc5bad174d6f9", 60008),
+        "test_images": RemoteFile("t10k-images-idx3-ubyte", "8181f5470baa50b63fa0f6fddb340f0a", 7840016),
+        "test_labels": RemoteFile("t10k-labels-idx1-ubyte", "15d484375f8d13e6eb1aabb0c3f46965", 10008),
     }

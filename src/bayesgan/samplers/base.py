@@ -36,6 +36,7 @@ works. Loading into a freshly built sampler and continuing reproduces an uninter
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -72,10 +73,15 @@ def resolve_lr(lr: float | None, lr_per_datum: float | None, num_data: float) ->
     ∇U grows with W, the observation count ``num_data``, so a step size that works for one W is W-times
     too large for one W times bigger; ``lr_per_datum`` means the same for every W (η = lr_per_datum / W).
     """
+    # A bad value is named before the either-or rule, which it would otherwise hide (lr=-1 alone).
+    for key, value in (("lr", lr), ("lr_per_datum", lr_per_datum)):
+        check(value is None or 0 < value < math.inf, key, "> 0 and finite", value)
     if (lr is None) == (lr_per_datum is None):
-        raise ValueError(f"give exactly one of lr and lr_per_datum, got lr={lr}, lr_per_datum={lr_per_datum}")
+        raise ValueError(
+            f"give exactly one of lr and lr_per_datum (set the other to null), got lr={lr}, "
+            f"lr_per_datum={lr_per_datum}"
+        )
     if lr_per_datum is not None:
-        check(lr_per_datum > 0, "lr_per_datum", "> 0", lr_per_datum)
         check(num_data >= 1, "num_data", ">= 1", num_data)
         return float(lr_per_datum) / num_data
     return float(lr)
