@@ -72,7 +72,8 @@ def register() -> None:
     """Register the schemas and the ``optimizer_steps`` resolver (Lightning counts 2 steps per iteration)."""
     store = ConfigStore.instance()
     store.store(name="train_schema", node=TrainSchema)
-    store.store(group="sampler", name="base_sampler", node=SamplerSchema)
+    # SamplerSchema types cfg.sampler through TrainSchema; it is not stored in the sampler group, where it
+    # would be listed (and selectable) as a sampler.
     if not OmegaConf.has_resolver("optimizer_steps"):
         OmegaConf.register_new_resolver("optimizer_steps", lambda iterations: 2 * int(iterations))
 

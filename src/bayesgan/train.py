@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import hydra
+import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
@@ -18,14 +19,17 @@ from hydra.errors import InstantiationException
 from hydra.types import RunMode
 from hydra.utils import instantiate
 from lightning.pytorch import Callback, Trainer, seed_everything
+from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.utilities import rank_zero_info
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from bayesgan import config
+from bayesgan import config, console, naming
 from bayesgan.config import ConfigError
 from bayesgan.module import BayesGAN
 
 config.register()
+naming.register()
+console.quiet()
 
 # Lightning notices that do not apply here: checkpoints should hold the post-update state; loss rows are
 # logged per iteration by the module itself; pytree's deprecation is internal to Lightning.
@@ -74,6 +78,8 @@ def build(cfg: DictConfig, output_dir: Path) -> tuple[Trainer, BayesGAN, Any]:
     module.configure_optimizers()  # sampler hyperparameters are checked now, not after the trainer starts
     loggers = [instantiate(cfg.logger)] if cfg.logger else []
     callbacks: list[Callback] = [instantiate(c) for c in (cfg.callbacks or {}).values() if c]
+    if not cfg.trainer.get("enable_progress_bar", True):  # Lightning refuses a bar it was told not to show
+        callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
     trainer = instantiate(
         cfg.trainer,
         max_steps=2 * cfg.iterations,  # Lightning counts the D and the G step
@@ -139,6 +145,7 @@ def _print_summary(output_dir: Path, trainer: Trainer, results: dict[str, Any]) 
         if getattr(callback, "last_path", None):
             lines.append(f"Samples:       {callback.last_path}")
     lines.append(f"Metrics:       {output_dir / 'results.json'}")
+    lines += [f"Profile:       {path}" for path in sorted(output_dir.glob("*profile*.txt"))]
     metrics = results["metrics"]
     if results["diverged_at"] is not None:
         lines.append(
@@ -203,8 +210,17 @@ def _finish_wandb_run() -> None:
 CONFIG_DIR = os.environ.get("BAYESGAN_CONFIG_DIR", str(Path(__file__).resolve().parents[2] / "conf"))
 
 
+def _apply_thread_limit() -> None:
+    # hydra/launcher=joblib sets OMP_NUM_THREADS for each job (hydra.job.env_set) after torch was imported,
+    # and torch reads it only at start-up: apply it, so parallel jobs do not oversubscribe the cores.
+    threads = os.environ.get("OMP_NUM_THREADS", "")
+    if threads.isdigit() and int(threads) > 0:
+        torch.set_num_threads(int(threads))
+
+
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> float | None:
+    _apply_thread_limit()
     results = run(cfg)
     return results["metrics"].get("test/bma_accuracy")  # the value sweepers optimise
 

@@ -1,13 +1,15 @@
 """Lightning callbacks: rank-aware periodic evaluation (sample grids, semi-supervised accuracy, mode
-coverage) and checkpoint-on-interrupt."""
+coverage), checkpoint-on-interrupt and an iteration progress bar."""
 
 from bayesgan.callbacks.accuracy import SemiSupervisedAccuracy
 from bayesgan.callbacks.base import PeriodicCallback
 from bayesgan.callbacks.checkpoint import SaveOnInterrupt
 from bayesgan.callbacks.coverage import ModeCoverageCallback
+from bayesgan.callbacks.progress import IterationProgressBar
 from bayesgan.callbacks.samples import SampleGrid
 
 __all__ = [
+    "IterationProgressBar",
     "ModeCoverageCallback",
     "PeriodicCallback",
     "SampleGrid",

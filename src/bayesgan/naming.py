@@ -1,0 +1,68 @@
+"""Names derived from the config: experiment names, W&B run names and the shared id of a multirun.
+
+Registered as OmegaConf resolvers (``register``), so the YAML files say ``${dataset_tag:...}``,
+``${run_name:...}`` and ``${sweep_id:}``; each function also works on plain values without Hydra.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hydra.types import RunMode
+from omegaconf import OmegaConf
+
+# Toy mixtures are unsupervised by nature: their tag is the dataset name alone ("ring", not "ring_unsup").
+TOY_DATASETS = frozenset({"ring", "grid", "synthetic"})
+
+# Overrides that a run name states elsewhere (sampler, seed) or that do not change the experiment.
+_NOT_IN_NAME = ("sampler", "seed", "experiment", "logger", "hydra", "debug", "trainer.enable_progress_bar")
+
+
+def dataset_tag(dataset: str, n_labels: Any = None) -> str:
+    """``digits`` with 50 labels -> ``digits_semi``, ``arrays`` without labels -> ``arrays_unsup``, ``ring``
+    -> ``ring``: the default ``experiment_name``, so runs are filed by what they learn from."""
+    if dataset in TOY_DATASETS:
+        return dataset
+    return f"{dataset}_{'unsup' if n_labels is None else 'semi'}"
+
+
+def run_name(sampler: str, seed: Any, overrides: Sequence[str] | None = None) -> str:
+    """``sghmc J_g=10 lr_per_datum=0.001 s1``: the sampler, the key overrides (last key component) and the
+    seed. ``overrides`` default to the Hydra job's command-line overrides."""
+    if overrides is None:
+        overrides = _task_overrides()
+    parts = [str(sampler)]
+    for override in overrides:
+        key, sep, value = override.lstrip("+~").partition("=")
+        if not sep or key.startswith(_NOT_IN_NAME) or key.split("@")[0] in _NOT_IN_NAME:
+            continue
+        parts.append(f"{key.rsplit('.', 1)[-1]}={value}")
+    parts.append(f"s{seed}")
+    return " ".join(parts)
+
+
+def sweep_id() -> str | None:
+    """The multirun's directory name (its start time), shared by all its jobs; ``None`` outside a multirun."""
+    hydra_cfg = _hydra_config()
+    if hydra_cfg is None or hydra_cfg.mode != RunMode.MULTIRUN:
+        return None
+    return Path(str(hydra_cfg.sweep.dir)).name
+
+
+def _hydra_config() -> Any:
+    from hydra.core.hydra_config import HydraConfig
+
+    return HydraConfig.get() if HydraConfig.initialized() else None
+
+
+def _task_overrides() -> list[str]:
+    hydra_cfg = _hydra_config()
+    return [] if hydra_cfg is None else list(hydra_cfg.overrides.task)
+
+
+def register() -> None:
+    for name, resolver in (("dataset_tag", dataset_tag), ("run_name", run_name), ("sweep_id", sweep_id)):
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, resolver)
