@@ -17,6 +17,15 @@ NOISE = (
     "💡 Tip:",
     "`Trainer.fit` stopped: `max_steps=",
 )
+WARNINGS = (
+    # On a GPU machine every CPU run (the default trainer) would warn; choosing trainer=cpu is deliberate.
+    "(GPU|TPU|HPU) available but not used",
+    # Checkpoints should hold the post-update state; loss rows are logged per iteration by the module
+    # itself; pytree's deprecation is internal to Lightning.
+    "Using ModelCheckpoint with manual optimization",
+    "The number of training batches",
+    r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+)
 # Lightning's rank_zero_info / rank_zero_debug write to these loggers.
 _LIGHTNING_LOGGERS = ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero")
 
@@ -34,5 +43,5 @@ def quiet() -> None:
         logger = logging.getLogger(name)
         if not any(isinstance(f, DropNoise) for f in logger.filters):
             logger.addFilter(DropNoise())
-    # On a GPU machine every CPU run (the default trainer) would warn; choosing trainer=cpu is deliberate.
-    warnings.filterwarnings("ignore", message="(GPU|TPU|HPU) available but not used")
+    for pattern in WARNINGS:
+        warnings.filterwarnings("ignore", message=pattern)

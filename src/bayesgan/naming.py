@@ -29,18 +29,19 @@ def dataset_tag(dataset: str, n_labels: Any = None) -> str:
 
 
 def run_name(sampler: str, seed: Any, overrides: Sequence[str] | None = None) -> str:
-    """``sghmc J_g=10 lr_per_datum=0.001 s1``: the sampler, the key overrides (last key component) and the
-    seed. ``overrides`` default to the Hydra job's command-line overrides."""
+    """``sghmc J_g=10 lr_per_datum=0.001 s1``: the sampler, the key overrides (last key component, unless
+    two share it) and the seed. ``overrides`` default to the Hydra job's command-line overrides."""
     if overrides is None:
         overrides = _task_overrides()
-    parts = [str(sampler)]
+    pairs = []
     for override in overrides:
         key, sep, value = override.lstrip("+~").partition("=")
-        if not sep or key.startswith(_NOT_IN_NAME) or key.split("@")[0] in _NOT_IN_NAME:
-            continue
-        parts.append(f"{key.rsplit('.', 1)[-1]}={value}")
-    parts.append(f"s{seed}")
-    return " ".join(parts)
+        if sep and not key.split("@")[0].startswith(_NOT_IN_NAME):
+            pairs.append((key, value))
+    short = [key.rsplit(".", 1)[-1] for key, _ in pairs]
+    # The last key component reads best; the full key where two overrides would share a short name.
+    names = [s if short.count(s) == 1 else key for s, (key, _) in zip(short, pairs, strict=True)]
+    return " ".join([str(sampler), *(f"{n}={v}" for n, (_, v) in zip(names, pairs, strict=True)), f"s{seed}"])
 
 
 def sweep_id() -> str | None:

@@ -50,6 +50,12 @@ def _results(job: Path) -> dict[str, Any] | None:
 
 
 def _cell(value: Any) -> str:
+    if isinstance(value, str):  # an override's value: shorten long floats (Optuna's suggestions)
+        try:
+            number = float(value)
+        except ValueError:
+            return value
+        return value if len(value) <= 8 else _cell(number)
     if isinstance(value, float):
         return "nan" if math.isnan(value) else f"{value:.4g}"
     return "-" if value is None else str(value)
@@ -72,7 +78,7 @@ def summary_table(jobs: Sequence[Path], metrics: Sequence[str] = HEADLINE) -> st
             cells = [f"diverged at {res['diverged_at']}"] + [""] * (len(present) - 1) if present else []
         else:
             cells = [_cell(res["metrics"].get(m)) for m in present]
-        rows.append([job.name.split("_", 1)[0], *(over.get(k, "-") for k in keys), *cells])
+        rows.append([job.name.split("_", 1)[0], *(_cell(over.get(k)) for k in keys), *cells])
     table = [header, *rows]
     widths = [max(len(str(r[i])) for r in table) for i in range(len(header))]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in table]

@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 import os
 import sys
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import hydra
-import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
@@ -30,15 +28,6 @@ from bayesgan.module import BayesGAN
 config.register()
 naming.register()
 console.quiet()
-
-# Lightning notices that do not apply here: checkpoints should hold the post-update state; loss rows are
-# logged per iteration by the module itself; pytree's deprecation is internal to Lightning.
-for _pattern in (
-    "Using ModelCheckpoint with manual optimization",
-    "The number of training batches",
-    r"`isinstance\(treespec, LeafSpec\)` is deprecated",
-):
-    warnings.filterwarnings("ignore", message=_pattern)
 
 
 def compose_config(overrides: Sequence[str], output_dir: Path) -> DictConfig:
@@ -93,6 +82,7 @@ def build(cfg: DictConfig, output_dir: Path) -> tuple[Trainer, BayesGAN, Any]:
 def run(cfg: DictConfig, output_dir: Path | None = None) -> dict[str, Any]:
     """Train one configuration; returns (and writes to ``results.json``) its final metrics."""
     output_dir = Path(output_dir or HydraConfig.get().runtime.output_dir)
+    console.quiet()  # again here: a joblib worker gets the task function, not this module's import
     try:
         trainer, module, datamodule = build(cfg, output_dir)
     except (ConfigError, InstantiationException, ValueError, TypeError, FileNotFoundError) as error:
@@ -210,17 +200,8 @@ def _finish_wandb_run() -> None:
 CONFIG_DIR = os.environ.get("BAYESGAN_CONFIG_DIR", str(Path(__file__).resolve().parents[2] / "conf"))
 
 
-def _apply_thread_limit() -> None:
-    # hydra/launcher=joblib sets OMP_NUM_THREADS for each job (hydra.job.env_set) after torch was imported,
-    # and torch reads it only at start-up: apply it, so parallel jobs do not oversubscribe the cores.
-    threads = os.environ.get("OMP_NUM_THREADS", "")
-    if threads.isdigit() and int(threads) > 0:
-        torch.set_num_threads(int(threads))
-
-
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    _apply_thread_limit()
     results = run(cfg)
     return results["metrics"].get("test/bma_accuracy")  # the value sweepers optimise
 
