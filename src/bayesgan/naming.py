@@ -16,8 +16,10 @@ from omegaconf import OmegaConf
 # Toy mixtures are unsupervised by nature: their tag is the dataset name alone ("ring", not "ring_unsup").
 TOY_DATASETS = frozenset({"ring", "grid", "synthetic"})
 
-# Overrides that a run name states elsewhere (sampler, seed) or that do not change the experiment.
-_NOT_IN_NAME = ("sampler", "seed", "experiment", "logger", "hydra", "debug", "trainer.enable_progress_bar")
+# Overrides that a run name states elsewhere (sampler, seed) or that do not change the experiment: these
+# keys exactly, and everything under these prefixes.
+_NOT_IN_NAME = {"sampler", "seed", "experiment", "hparams_search", "debug", "trainer.enable_progress_bar"}
+_PREFIXES_NOT_IN_NAME = ("hydra", "logger")
 
 
 def dataset_tag(dataset: str, n_labels: Any = None) -> str:
@@ -36,7 +38,8 @@ def run_name(sampler: str, seed: Any, overrides: Sequence[str] | None = None) ->
     pairs = []
     for override in overrides:
         key, sep, value = override.lstrip("+~").partition("=")
-        if sep and not key.split("@")[0].startswith(_NOT_IN_NAME):
+        key = key.split("@")[0]
+        if sep and key not in _NOT_IN_NAME and not key.startswith(_PREFIXES_NOT_IN_NAME):
             pairs.append((key, value))
     short = [key.rsplit(".", 1)[-1] for key, _ in pairs]
     # The last key component reads best; the full key where two overrides would share a short name.
