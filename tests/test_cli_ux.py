@@ -132,3 +132,23 @@ def test_pre_commit_pins_the_projects_ruff_and_ci_reports_coverage() -> None:
     assert any(d.startswith("pytest-cov") for d in dev)
     workflow = (ROOT / ".github" / "workflows" / "ci.yml").read_text()
     assert "--cov=bayesgan" in workflow and "coverage.xml" in workflow
+
+
+def test_sweep_directory_is_filed_under_the_dataset_derived_experiment_name(tmp_path: Path) -> None:
+    # Hydra resolves hydra.sweep.dir (which contains experiment_name) before any job exists.
+    tiny = ["dataset.num_samples=256", "model=mlp", "model.hidden=16", "iterations=2", "logger=none"]
+    command = [
+        sys.executable,
+        "-m",
+        "bayesgan.train",
+        "-m",
+        "dataset=ring",
+        *tiny,
+        "callbacks=none",
+        "seed=0,1",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = sorted(tmp_path.glob("outputs/ring/multiruns/*/*/results.json"))
+    assert [p.parent.name for p in results] == ["0_sghmc_s0", "1_sghmc_s1"]
+    assert {json.loads(p.read_text())["experiment"] for p in results} == {"ring"}

@@ -1,6 +1,6 @@
 """Names derived from the config: experiment names, W&B run names and the shared id of a multirun.
 
-Registered as OmegaConf resolvers (``register``), so the YAML files say ``${dataset_tag:...}``,
+Registered as OmegaConf resolvers (``register``), so the YAML files say ``${dataset_tag:<n_labels>}``,
 ``${run_name:...}`` and ``${sweep_id:}``; each function also works on plain values without Hydra.
 """
 
@@ -28,6 +28,19 @@ def dataset_tag(dataset: str, n_labels: Any = None) -> str:
     if dataset in TOY_DATASETS:
         return dataset
     return f"{dataset}_{'unsup' if n_labels is None else 'semi'}"
+
+
+def experiment_tag(n_labels: Any = None, *, _root_: Any = None) -> str:
+    """Resolver ``${dataset_tag:<n_labels>}``: :func:`dataset_tag` of the chosen dataset config.
+
+    The choice is read from the config root's ``hydra`` node when there is one (Hydra resolves
+    ``hydra.sweep.dir`` from the master config before any job, when HydraConfig is not yet set), else from
+    the job's HydraConfig (the ``hydra`` node is removed from a job's config)."""
+    choices = OmegaConf.select(_root_, "hydra.runtime.choices") if _root_ is not None else None
+    if choices is None:
+        hydra_cfg = _hydra_config()
+        choices = hydra_cfg.runtime.choices if hydra_cfg is not None else {}
+    return dataset_tag(str(choices.get("dataset", "dataset")), n_labels)
 
 
 def run_name(sampler: str, seed: Any, overrides: Sequence[str] | None = None) -> str:
@@ -67,6 +80,6 @@ def _task_overrides() -> list[str]:
 
 
 def register() -> None:
-    for name, resolver in (("dataset_tag", dataset_tag), ("run_name", run_name), ("sweep_id", sweep_id)):
+    for name, resolver in (("dataset_tag", experiment_tag), ("run_name", run_name), ("sweep_id", sweep_id)):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, resolver)
