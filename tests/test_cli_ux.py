@@ -54,6 +54,7 @@ def test_run_name_states_sampler_overrides_and_seed() -> None:
                  "logger.mode=online", "hydra.sweep.dir=x", "+trainer.max_time=1h"]  # fmt: skip
     assert run_name("sgld", 3, overrides) == "sgld J_g=10 lr_per_datum=1e-3 max_time=1h s3"
     assert run_name("ml", 0, []) == "ml s0"
+    assert run_name("ml", 0, ["iterations=4", "model=mlp", "iterations=9"]) == "ml iterations=9 model=mlp s0"
 
 
 def test_help_describes_every_group_and_option() -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from bayesgan.callbacks import IterationProgressBar
+from bayesgan.train import run
 from conftest import TINY_DATA, TINY_MODEL
 from wandb_records import by_type
 
@@ -101,3 +102,13 @@ def test_progress_bar_total_is_the_configured_iterations_and_stops_where_trainin
     bar.on_train_end(trainer, module)
     last = _frames(capsys.readouterr().out)[-1]
     assert "7/50" in last and "14%" in last and "v_num" not in last
+
+
+def test_log_model_uploads_checkpoints_as_wandb_artifacts(make_config, tmp_path: Path) -> None:
+    cfg = make_config("logger=wandb", "logger.log_model=all", "callbacks=default", "iterations=4",
+                      "checkpoint_every=2", "callbacks.coverage.num_samples=100")  # fmt: skip
+    run(cfg, tmp_path)
+    (run_file,) = tmp_path.glob("wandb/offline-run-*/run-*.wandb")
+    artifacts = by_type(run_file).get("artifact", [])
+    assert artifacts and {a.artifact.type for a in artifacts} == {"model"}
+    assert all([m.path for m in a.artifact.manifest.contents] == ["model.ckpt"] for a in artifacts)

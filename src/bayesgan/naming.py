@@ -48,12 +48,13 @@ def run_name(sampler: str, seed: Any, overrides: Sequence[str] | None = None) ->
     two share it) and the seed. ``overrides`` default to the Hydra job's command-line overrides."""
     if overrides is None:
         overrides = _task_overrides()
-    pairs = []
+    chosen: dict[str, str] = {}  # a key given twice: the later value counts, as in Hydra
     for override in overrides:
         key, sep, value = override.lstrip("+~").partition("=")
         key = key.split("@")[0]
         if sep and key not in _NOT_IN_NAME and not key.startswith(_PREFIXES_NOT_IN_NAME):
-            pairs.append((key, value))
+            chosen[key] = value
+    pairs = list(chosen.items())
     short = [key.rsplit(".", 1)[-1] for key, _ in pairs]
     # The last key component reads best; the full key where two overrides would share a short name.
     names = [s if short.count(s) == 1 else key for s, (key, _) in zip(short, pairs, strict=True)]
