@@ -117,3 +117,31 @@ def test_log_model_uploads_checkpoints_as_wandb_artifacts(make_config, tmp_path:
     artifacts = by_type(run_file).get("artifact", [])
     assert artifacts and {a.artifact.type for a in artifacts} == {"model"}
     assert all([m.path for m in a.artifact.manifest.contents] == ["model.ckpt"] for a in artifacts)
+
+
+def test_progress_bar_draws_on_a_terminal_that_reports_no_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    pty = pytest.importorskip("pty")
+    master, slave = pty.openpty()  # a fresh pty reports 0 x 0, like `script` or `docker run -t`
+    with os.fdopen(slave, "w", buffering=1) as terminal:
+        monkeypatch.setattr(sys, "stdout", terminal)
+        bar = IterationProgressBar(iterations=3, mininterval=0)
+        trainer, module = _trainer(), SimpleNamespace(iteration=0)
+        bar.on_train_start(trainer, module)
+        for it in (1, 2, 3):
+            module.iteration = it
+            bar.on_train_batch_end(trainer, module, None, None, it)
+        bar.on_train_end(trainer, module)
+    output = b""
+    while chunk := _read_available(master):
+        output += chunk
+    os.close(master)
+    assert b"3/3" in output and b"100%" in output, output  # tqdm alone would draw nothing here
+
+
+def _read_available(fd: int) -> bytes:
+    import select
+
+    try:
+        return os.read(fd, 65536) if select.select([fd], [], [], 0.2)[0] else b""
+    except OSError:  # Linux: EIO once the terminal side is closed and drained
+        return b""

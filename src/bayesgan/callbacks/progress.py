@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -47,7 +48,7 @@ class IterationProgressBar(TQDMProgressBar):
             position=2 * self.process_position,
             disable=self.is_disabled,
             leave=True,
-            dynamic_ncols=True,
+            **_sizeless_terminal_fallback(),
             file=sys.stdout,
             smoothing=0.1,  # it/s and ETA follow the recent speed (evaluation pauses do not stick)
             mininterval=self.mininterval,
@@ -87,3 +88,16 @@ class IterationProgressBar(TQDMProgressBar):
         metrics = super().get_metrics(trainer, pl_module)
         metrics.pop("v_num", None)  # the logger's version id says nothing about training
         return metrics
+
+
+def _sizeless_terminal_fallback() -> dict[str, Any]:
+    """tqdm's size options. A terminal that reports 0 x 0 (a pty without a size: ``script``, some containers)
+    makes tqdm draw nothing at all (every bar is "below" row 0), so it gets a fixed 100 x 24; everywhere
+    else the bar follows the terminal's width."""
+    try:
+        size = os.get_terminal_size(sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):  # not a terminal (a file, a pipe, pytest's capture)
+        return {"dynamic_ncols": True}
+    if size.columns > 0 and size.lines > 0:
+        return {"dynamic_ncols": True}
+    return {"ncols": size.columns or 100, "nrows": size.lines or 24}
