@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from conftest import TINY, TINY_DATA, TINY_MODEL
+from wandb_records import by_type
 
 
 def test_multirun_gives_separate_runs_and_wandb_runs(tmp_path: Path) -> None:
@@ -40,4 +41,18 @@ def test_multirun_gives_separate_runs_and_wandb_runs(tmp_path: Path) -> None:
         for key in (b"coverage/modes", b"loss/d", results["choices"]["sampler"].encode()):
             assert key in log, (key, run)
     assert len(run_ids) == 6
+    # One sweep id shared by the jobs, readable distinct run names, and the sweep's table at the end.
+    runs = [by_type(next(job.glob("wandb/offline-run-*/run-*.wandb")))["run"][0].run for job in jobs]
+    assert {json.loads(next(i.value_json for i in r.config.update if i.key == "sweep_id")) for r in runs} == {
+        sweep.name
+    }
+    names = {r.display_name for r in runs}
+    assert len(names) == 6 and all(
+        n.split()[0] in ("sghmc", "sgld", "ml") and n[-3:] in (" s0", " s1") for n in names
+    )
+    assert f"Multirun finished: 6 jobs in {sweep}" in done.stdout
+    table = done.stdout.split("Multirun finished")[1].splitlines()
+    assert table[1].split()[:3] == ["job", "sampler", "seed"] and "coverage/modes" in table[1]
+    assert len([ln for ln in table if ln[:1].isdigit()]) == 6
+    assert f"bayesgan-report {sweep}" in done.stdout
     assert seen == {(s, seed) for s in ("sghmc", "sgld", "ml") for seed in (0, 1)}

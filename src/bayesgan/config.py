@@ -81,7 +81,8 @@ def register() -> None:
     and ``semi_supervised_only`` (a value in semi-supervised runs, null otherwise)."""
     store = ConfigStore.instance()
     store.store(name="train_schema", node=TrainSchema)
-    store.store(group="sampler", name="base_sampler", node=SamplerSchema)
+    # SamplerSchema types cfg.sampler through TrainSchema; it is not stored in the sampler group, where it
+    # would be listed (and selectable) as a sampler.
     if not OmegaConf.has_resolver("optimizer_steps"):
         OmegaConf.register_new_resolver("optimizer_steps", lambda iterations: 2 * int(iterations))
     if not OmegaConf.has_resolver("semi_supervised_only"):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -17,24 +16,18 @@ from hydra.errors import InstantiationException
 from hydra.types import RunMode
 from hydra.utils import instantiate
 from lightning.pytorch import Callback, Trainer, seed_everything
+from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.utilities import rank_zero_info
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from bayesgan import cli_errors, config, preflight, results_file
+from bayesgan import cli_errors, config, console, naming, preflight, results_file
 from bayesgan.config import ConfigError
 from bayesgan.data.files import DatasetError
 from bayesgan.module import BayesGAN
 
 config.register()
-
-# Lightning notices that do not apply here: checkpoints should hold the post-update state; loss rows are
-# logged per iteration by the module itself; pytree's deprecation is internal to Lightning.
-for _pattern in (
-    "Using ModelCheckpoint with manual optimization",
-    "The number of training batches",
-    r"`isinstance\(treespec, LeafSpec\)` is deprecated",
-):
-    warnings.filterwarnings("ignore", message=_pattern)
+naming.register()
+console.quiet()
 
 
 def compose_config(overrides: Sequence[str], output_dir: Path) -> DictConfig:
@@ -91,6 +84,8 @@ def build(cfg: DictConfig, output_dir: Path) -> tuple[Trainer, BayesGAN, Any]:
         raise ConfigError(config.qualify("sampler.optimizer", str(error))) from None
     loggers = [instantiate(cfg.logger)] if cfg.logger else []
     callbacks: list[Callback] = [instantiate(c) for c in (cfg.callbacks or {}).values() if c]
+    if not cfg.trainer.get("enable_progress_bar", True):  # Lightning refuses a bar it was told not to show
+        callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
     trainer = instantiate(
         cfg.trainer,
         max_steps=2 * cfg.iterations,  # Lightning counts the D and the G step
@@ -108,6 +103,7 @@ def run(cfg: DictConfig, output_dir: Path | None = None) -> dict[str, Any]:
     (``output_dir`` None) the run directory Hydra created for it is removed again."""
     hydra_job = output_dir is None
     output_dir = Path(output_dir or HydraConfig.get().runtime.output_dir)
+    console.quiet()  # again here: a joblib worker gets the task function, not this module's import
     try:
         trainer, module, datamodule = build(cfg, output_dir)
         _start_loggers(trainer, cfg)
@@ -188,6 +184,7 @@ def _print_summary(output_dir: Path, trainer: Trainer, results: dict[str, Any]) 
         if getattr(callback, "last_path", None):
             lines.append(f"Samples:       {callback.last_path}")
     lines.append(f"Metrics:       {output_dir / 'results.json'}")
+    lines += [f"Profile:       {path}" for path in sorted(output_dir.glob("*profile*.txt"))]
     metrics = results["metrics"]
     if results["diverged_at"] is not None:
         lines.append(

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
-from lightning.pytorch.utilities import rank_zero_info
+from lightning.pytorch.utilities.rank_zero import rank_zero_debug
 from lightning.pytorch.utilities.seed import isolate_rng
 
 
@@ -65,7 +65,7 @@ class PeriodicCallback(Callback):
     def info_once(self, key: str, message: str) -> None:
         if key not in self._told:
             self._told.add(key)
-            rank_zero_info(f"[{type(self).__name__}] {message}")
+            rank_zero_debug(f"[{type(self).__name__}] {message}")  # a callback that does not apply is no news
 
     # Resume: remember the last evaluated iteration so a resumed run does not repeat it.
     def state_dict(self) -> dict[str, Any]:

@@ -11,7 +11,22 @@ from lightning.pytorch.loggers import WandbLogger
 from torch import Tensor
 
 from bayesgan.callbacks.base import PeriodicCallback, datamodule_attr, draw_z, output_dir, seeded_generator
-from bayesgan.images import image_grid, save_png, scatter_plot
+from bayesgan.images import labelled_grid, save_png, scatter_plot
+
+
+def posterior_labels(pl_module: LightningModule, num: int) -> tuple[list[str], list[int]]:
+    """Names and generator-copy indices of the ``num`` samples ``generate`` returns (snapshot-major,
+    copy-minor): ``gen k, it t`` for bank snapshots, ``gen k`` for the current copies (empty bank)."""
+    copies = int(getattr(getattr(pl_module, "generator", None), "num_copies", 0) or 0)
+    bank = getattr(pl_module, "bank", None)
+    iterations = list(getattr(bank, "iterations", []) or [])
+    if copies < 1 or num % copies:
+        return [f"sample {i}" for i in range(num)], list(range(num))
+    snapshots = num // copies
+    copy_of = [i % copies for i in range(num)]
+    if len(iterations) != snapshots:  # the current copies (bank empty or not used)
+        return [f"gen {k}" for k in copy_of], copy_of
+    return [f"gen {k}, it {iterations[i // copies]}" for i, k in enumerate(copy_of)], copy_of
 
 
 def even_rows(num: int, max_rows: int) -> Tensor:
@@ -25,8 +40,10 @@ class SampleGrid(PeriodicCallback):
     """Writes ``<log_dir>/samples/iter_{iteration:07d}.png`` and logs it to W&B as ``samples``.
 
     Image data (``data_shape == (ch, h, w)``, ch in {1, 3}): one row per posterior generator sample
-    (evenly subsampled to ``max_rows``), one column per fixed latent z. 2-D data: ``n_scatter`` samples of
-    every posterior generator sample, pooled, over ``trainer.datamodule.modes``. Other data: skipped.
+    (evenly subsampled to ``max_rows``), labelled with its generator copy and bank snapshot, one column
+    per fixed latent z; tiles upscaled to a readable size. 2-D data: ``n_scatter`` samples of every
+    posterior generator sample, one colour per generator copy, over ``trainer.datamodule.modes``, in a
+    window fixed around the data. Other data: skipped.
     The latents are drawn once from a generator seeded with ``seed``, so grids are comparable over time.
     """
 
@@ -67,10 +84,21 @@ class SampleGrid(PeriodicCallback):
         samples = pl_module.generate(z, use_bank=True)  # [S, n, *data_shape]; collective: all ranks
         if not trainer.is_global_zero:
             return {}
+        labels, copy_of = posterior_labels(pl_module, samples.shape[0])
         if is_image:
-            array = image_grid(samples[even_rows(samples.shape[0], self.max_rows).to(samples.device)])
+            rows = even_rows(samples.shape[0], self.max_rows)
+            array = labelled_grid(samples[rows.to(samples.device)], [labels[i] for i in rows.tolist()])
         else:
-            array = scatter_plot(samples.reshape(-1, 2), datamodule_attr(trainer, "modes"), self.scatter_size)
+            copies = max(copy_of) + 1
+            groups = torch.tensor(copy_of).repeat_interleave(samples.shape[1])  # colour = generator copy
+            array = scatter_plot(
+                samples.reshape(-1, 2),
+                datamodule_attr(trainer, "modes"),
+                self.scatter_size,
+                groups=groups,
+                labels=[f"gen {k}" for k in range(copies)],
+                title=f"iteration {iteration}",
+            )
         self.last_path = save_png(array, path)
         self._log_wandb(trainer, array, iteration, num_posterior=samples.shape[0])
         return {}

@@ -117,12 +117,14 @@ class GANDataModule(LightningDataModule):
         labelled_batch_size: int | None = None,
         test_batch_size: int = 512,
         iterations_per_epoch: int | None = None,
+        overfit_batches: int | None = None,
         seed: int = 0,
     ) -> None:
         super().__init__()
         for key, value in (("batch_size", batch_size), ("test_batch_size", test_batch_size),
                            ("n_labels", n_labels), ("labelled_batch_size", labelled_batch_size),
-                           ("iterations_per_epoch", iterations_per_epoch)):  # fmt: skip
+                           ("iterations_per_epoch", iterations_per_epoch),
+                           ("overfit_batches", overfit_batches)):  # fmt: skip
             ok = value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 1)
             self._check(ok, f"{key} must be an integer >= 1 (or null if optional), got {value!r}")
         self.batch_size = batch_size
@@ -130,6 +132,8 @@ class GANDataModule(LightningDataModule):
         self.labelled_batch_size = labelled_batch_size if labelled_batch_size is not None else batch_size
         self.test_batch_size = test_batch_size
         self._iterations_per_epoch = iterations_per_epoch
+        # Debugging (debug=overfit): iteration t trains on the batch of iteration t mod overfit_batches.
+        self.overfit_batches = overfit_batches
         self.seed = seed
         self.semi_supervised: bool = n_labels is not None
         self.splits: DataSplits | None = None
@@ -258,6 +262,8 @@ class GANDataModule(LightningDataModule):
         """This rank's batch for global iteration ``t`` (pure function of ``seed``, ``t`` and the rank)."""
         s = self._splits()
         rank, _, b, lab = self._per_rank()
+        if self.overfit_batches is not None:
+            t %= self.overfit_batches
         g = derived_generator(self.seed, t, _UNLABELLED)
         idx = sample_distinct(self.num_train, self.batch_size, g)[rank * b : (rank + 1) * b]
         batch = {"x": s.train_x[idx]}
