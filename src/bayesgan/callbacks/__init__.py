@@ -1,16 +1,20 @@
 """Lightning callbacks: rank-aware periodic evaluation (sample grids, semi-supervised accuracy, mode
-coverage) and checkpoint-on-interrupt."""
+coverage, image quality, the paper's synthetic JS) and checkpoint-on-interrupt."""
 
 from bayesgan.callbacks.accuracy import SemiSupervisedAccuracy
 from bayesgan.callbacks.base import PeriodicCallback
 from bayesgan.callbacks.checkpoint import SaveOnInterrupt
 from bayesgan.callbacks.coverage import ModeCoverageCallback
+from bayesgan.callbacks.quality import ImageQualityCallback
 from bayesgan.callbacks.samples import SampleGrid
+from bayesgan.callbacks.synthetic import SyntheticJSCallback
 
 __all__ = [
+    "ImageQualityCallback",
     "ModeCoverageCallback",
     "PeriodicCallback",
     "SampleGrid",
     "SaveOnInterrupt",
     "SemiSupervisedAccuracy",
+    "SyntheticJSCallback",
 ]
