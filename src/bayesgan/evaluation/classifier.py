@@ -167,7 +167,7 @@ def _atomic_write(path: Path, write: Any) -> None:
 
 
 class ClassifierCache:
-    """``classifier-<name>-<key>.pt`` + ``.json`` in ``directory``; ``key`` hashes data, seed, architecture."""
+    """``classifier-<name>-<key>.pt`` + ``.json`` in ``directory``; ``key`` hashes data, seed and model."""
 
     def __init__(self, directory: Path, data: LabelledImages, seed: int = 0) -> None:
         self.data, self.seed = data, int(seed)

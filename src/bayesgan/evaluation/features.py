@@ -43,8 +43,8 @@ class DomainFeatures(nn.Module):
 
     @torch.no_grad()
     def _outputs(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """(penultimate features, logits) of ``self._split(x)``. FID, KID, PRDC and the classifier score each
-        call their ``feature`` module on the same batch: the last result is reused (same tensor, unchanged)."""
+        """(penultimate features, logits) of ``self._split(x)``. FID, KID, PRDC and the classifier score
+        each call their ``feature`` module on the same batch: the last result is reused (same tensor)."""
         key = (id(x), x._version, tuple(x.shape))
         if self._memo is None or self._memo[0] != key or self._memo[1] is not x:
             parts = self._split(x)
@@ -75,7 +75,7 @@ class DomainFeatures(nn.Module):
 
 
 class FeatureView(nn.Module):
-    """``DomainFeatures.features`` (or ``.logits``) as a plain module with ``num_features``, for torchmetrics."""
+    """``DomainFeatures.features`` (or ``.logits``) as a module with ``num_features``, for torchmetrics."""
 
     def __init__(self, domain: DomainFeatures, output: str = "features") -> None:
         super().__init__()

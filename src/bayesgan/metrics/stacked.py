@@ -32,7 +32,7 @@ def histogram_summary(counts: Tensor) -> dict[str, Tensor]:
 
 
 class StackedModes(Metric):
-    """Mode histogram over ``num_classes ** channels`` modes from per-channel predictions; summed over ranks."""
+    """Histogram over ``num_classes ** channels`` modes from per-channel predictions (summed over ranks)."""
 
     full_state_update = False
     higher_is_better = None  # covered: higher; kl: lower
