@@ -12,20 +12,16 @@ import torch
 import torch.nn.functional as F
 
 from bayesgan.data import DigitsDataModule, StackedDataModule, SyntheticDataModule
-from bayesgan.evaluation import DomainFeatures, domain_classifier, labelled_images
+from bayesgan.evaluation import DomainFeatures
 from bayesgan.metrics.prdc import prdc
 from bayesgan.metrics.quality import ImageQuality
 from bayesgan.metrics.stacked import StackedModes, mode_index
 from bayesgan.metrics.synthetic_js import SyntheticJS
 
 
-@pytest.fixture(scope="module")
-def digits():
-    dm = DigitsDataModule()
-    dm.setup()
-    data, _ = labelled_images(dm)
-    classifier, manifest = domain_classifier(data, directory=None, seed=0)
-    return dm, classifier, manifest
+@pytest.fixture
+def digits(digits_classifier):
+    return digits_classifier
 
 
 def quality_of(classifier, real: torch.Tensor, fake: torch.Tensor) -> dict[str, float]:

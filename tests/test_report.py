@@ -146,3 +146,12 @@ def test_cli(tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     with pytest.raises(SystemExit) as exit_info:  # argparse's own usage errors exit 2 as well
         report.main([str(tree), "--format", "html"])
     assert exit_info.value.code == 2
+
+
+def test_markdown_marks_which_way_is_better(tmp_path: Path) -> None:
+    write_run(tmp_path, "s0", sampler="ml", seed=0, quality__fid=3.0, modes__covered=10.0,
+              quality__per_generator_fid_mean=4.0, coverage__modes=8.0)  # fmt: skip
+    header = report.render(report.summarize(report.collect([tmp_path]))).splitlines()[0]
+    assert "quality/fid ↓" in header and "modes/covered ↑" in header
+    assert "quality/per_generator_fid_mean ↓" in header
+    assert "coverage/modes |" in header  # no direction claimed where none is declared
