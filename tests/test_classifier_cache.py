@@ -127,3 +127,14 @@ def test_malicious_pickle_without_matching_manifest_is_never_unpickled(tmp_path:
         clf.domain_classifier(data, tmp_path, seed=0, **FAST)
     assert not marker.exists()
     assert clf.ClassifierCache(tmp_path, data, 0).load() is not None
+
+
+def test_cli_pretrains_into_the_cache_a_run_uses(digits_classifier, cache_root: Path, capsys) -> None:
+    from bayesgan.evaluation.cli import main
+
+    assert main(["dataset=digits"]) == 0  # the session's digits classifier: found in the cache
+    out = capsys.readouterr().out
+    assert out.startswith("digits: test accuracy") and str(cache_root) in out
+    assert main(["dataset=ring"]) == 2  # no labelled images: one line, no traceback
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "no labelled image" in err

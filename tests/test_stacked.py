@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from bayesgan.data import DigitsDataModule, StackedDataModule
+from bayesgan.evaluation import labelled_images
 from bayesgan.train import run
 from fixtures_real import write_idx_dataset
 
@@ -31,6 +32,9 @@ def test_stacked_digits_are_three_base_digits_with_their_triple_as_label() -> No
     assert batch["x"].shape == (32, 3, 8, 8) and batch["x"].min() >= -1 and batch["x"].max() <= 1
     test = list(dm.test_dataloader())
     assert sum(b["x"].shape[0] for b in test) == 100 and test[0]["x"].shape[1:] == (3, 8, 8)
+    # One classifier labels every channel: the base dataset's, found in the same cache as dataset=digits.
+    plain = labelled_images(base)[0]
+    assert dm.classifier_images().name == plain.name and dm.classifier_images().checksum() == plain.checksum()
     # The triples follow data_seed only.
     again = StackedDataModule(base=DigitsDataModule(), num_train=500, num_test=100, data_seed=3, seed=9)
     again.setup()

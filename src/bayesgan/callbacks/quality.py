@@ -84,7 +84,8 @@ class ImageQualityCallback(PeriodicCallback):
         self.manifest: dict[str, Any] = {}
         self.quality: ImageQuality | None = None
         self.modes: StackedModes | None = None
-        self.seconds = 0.0
+        self.seconds = 0.0  # wall seconds spent here in total (classifier set-up included)
+        self.timings: list[dict[str, float]] = []  # per evaluation: iteration, wall and CPU seconds
 
     # -- set-up ----------------------------------------------------------------------------------------
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
@@ -124,7 +125,7 @@ class ImageQualityCallback(PeriodicCallback):
     def evaluate(self, trainer: Trainer, pl_module: LightningModule) -> dict[str, float]:
         if self.domain is None:
             return {}
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         if self.quality is None:
             self._build(trainer, pl_module)
         world = trainer.world_size
@@ -137,7 +138,15 @@ class ImageQualityCallback(PeriodicCallback):
             n = math.ceil(self.num_samples_per_copy / world)
             copies = pl_module.generate(n, use_bank=False, generator=gen)  # [copies, n, C, H, W]
             metrics |= per_generator_means([self._score(copy) for copy in copies])
-        self.seconds += time.perf_counter() - start
+        wall = time.perf_counter() - start
+        self.seconds += wall
+        self.timings.append(
+            {
+                "iteration": pl_module.iteration,
+                "seconds": wall,
+                "cpu_seconds": time.process_time() - cpu_start,
+            }
+        )
         return metrics
 
     def _score(self, samples: Tensor) -> dict[str, float]:

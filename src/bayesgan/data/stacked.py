@@ -64,7 +64,8 @@ class StackedDataModule(GANDataModule):
         self.base, self.channels, self.pool = base, int(channels), pool
         self.num_stacked_train, self.num_stacked_test, self.data_seed = num_train, num_test, data_seed
         self.pool_x: Tensor | None = None
-        self.name = f"stacked_{getattr(base, 'name', None) or type(base).__name__.removesuffix('DataModule')}"
+        base_name = getattr(base, "name", None) or type(base).__name__.removesuffix("DataModule").lower()
+        self.name = f"stacked_{base_name}"  # the classifier is the base's: same name, same cache
 
     def load(self) -> DataSplits:
         self.base.setup("fit")
