@@ -173,3 +173,20 @@ def test_fft_kde_matches_scipy_gaussian_kde(synthetic) -> None:
     direct = gaussian_kde(projected.T)(np.vstack([xx.ravel(), yy.ravel()])).reshape(xx.shape) * js.cell
     fast = js._masses(projected)
     assert np.abs(fast - direct).sum() < 0.02  # total variation between the two mass grids
+
+
+def test_diverged_samples_give_nan_not_plausible_numbers(digits) -> None:
+    from types import SimpleNamespace
+
+    from bayesgan.callbacks import ImageQualityCallback
+
+    dm, classifier, _ = digits
+    callback = ImageQualityCallback(prdc_samples=200, kid_subsets=2)
+    callback.domain = DomainFeatures(classifier)
+    trainer = SimpleNamespace(world_size=1, global_rank=0, datamodule=dm)
+    callback._build(trainer, SimpleNamespace(device=torch.device("cpu")))
+    good = callback._score(trainer, dm.splits.test_x[:200])
+    assert all(math.isfinite(v) for v in good.values()) and good["quality/classifier_score"] > 5
+    broken = dm.splits.test_x[:200].clone()
+    broken[3, 0, 2, 2] = float("nan")
+    assert all(math.isnan(v) for v in callback._score(trainer, broken).values())

@@ -104,12 +104,14 @@ class ImageQualityCallback(PeriodicCallback):
         if directory is not None and trainer.world_size > 1 and trainer.is_global_zero:
             trainer.strategy.barrier()
         channels = int(pl_module.data_shape[0])
-        self.domain = DomainFeatures(classifier, per_channel, channels).to(pl_module.device)
+        self.domain = DomainFeatures(classifier, per_channel, channels)
         self.seconds += time.perf_counter() - start
 
     def _build(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Metrics and the real features, once per run (identical subset on every rank, then sharded)."""
         assert self.domain is not None
+        # Moved here, not in setup: Lightning moves the module to its device after the callbacks' setup.
+        self.domain.to(pl_module.device)
         self.quality = ImageQuality(self.domain, **self.metric_kwargs).to(pl_module.device)
         if self.domain.per_channel:
             classes = self.domain.classifier.num_classes
@@ -133,11 +135,11 @@ class ImageQualityCallback(PeriodicCallback):
         num_posterior = pl_module.num_posterior_samples("generator")
         per_sample = math.ceil(self.num_samples / num_posterior / world)
         pooled = pl_module.generate(per_sample, use_bank=True, generator=gen)  # [S, n, C, H, W]
-        metrics = self._score(pooled.flatten(0, 1))
+        metrics = self._score(trainer, pooled.flatten(0, 1))
         if self.per_copy:
             n = math.ceil(self.num_samples_per_copy / world)
             copies = pl_module.generate(n, use_bank=False, generator=gen)  # [copies, n, C, H, W]
-            metrics |= per_generator_means([self._score(copy) for copy in copies])
+            metrics |= per_generator_means([self._score(trainer, copy) for copy in copies])
         wall = time.perf_counter() - start
         self.seconds += wall
         self.timings.append(
@@ -149,14 +151,17 @@ class ImageQualityCallback(PeriodicCallback):
         )
         return metrics
 
-    def _score(self, samples: Tensor) -> dict[str, float]:
+    def _score(self, trainer: Trainer, samples: Tensor) -> dict[str, float]:
         """Every metric of one sample set (NaN for all if a sample is not finite: a diverged generator)."""
         assert self.quality is not None and self.domain is not None
         keys = [f"quality/{k}" for k in ("fid", "kid", "precision", "recall", "density", "coverage")]
         keys += ["quality/classifier_score"] + (
             ["modes/covered", "modes/kl"] if self.modes is not None else []
         )
-        if not bool(torch.isfinite(samples).all()):
+        bad = torch.tensor(float(not bool(torch.isfinite(samples).all())), device=samples.device)
+        if trainer.world_size > 1:  # every rank must skip the collective compute() together
+            bad = trainer.strategy.reduce(bad, reduce_op="sum")
+        if float(bad) > 0:
             return dict.fromkeys(keys, math.nan)
         torch.manual_seed(self.seed)  # KID subsets and the score's split permutation (global RNG is isolated)
         self.quality.reset()
