@@ -45,7 +45,9 @@ def test_stacked_mnist_from_idx_files(tmp_path: Path) -> None:
     from bayesgan.data.idx import MnistDataModule
 
     write_idx_dataset(tmp_path, n_train=60, n_test=20)
-    dm = StackedDataModule(base=MnistDataModule(root=tmp_path, verify="none"), num_train=100, num_test=10)
+    dm = StackedDataModule(
+        base=MnistDataModule(root=tmp_path, verify="none", batch_size=16), num_train=100, num_test=10
+    )
     dm.setup()
     assert dm.data_shape == (3, 28, 28)
     assert dm.classifier_images().train_x.shape == (60, 1, 28, 28)
