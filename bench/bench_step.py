@@ -49,6 +49,7 @@ def build(case: Case, semi: bool, device: str) -> tuple[BayesGAN, list[torch.opt
         num_data=60_000,
         batch_size=64,
         num_classes=10 if semi else None,
+        num_labelled=100 if semi else None,
         vectorize=case.vectorize,
     ).to(device)
     batch = {"x": torch.rand(64, *case.shape, device=device) * 2 - 1}

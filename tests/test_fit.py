@@ -9,7 +9,7 @@ import pytest
 
 from bayesgan.train import run
 
-SAMPLERS = ["sghmc", "sgld", "ml", "authors_recipe"]
+SAMPLERS = ["sghmc", "sgld", "psgld", "ml", "authors_recipe"]
 SETTINGS = {
     "mlp-ring-unsupervised": ["model=mlp", "dataset=ring"],
     "mlp-digits-semi": ["model=mlp", "dataset=digits", "dataset.n_labels=20"],

@@ -14,7 +14,7 @@ from bayesgan.samplers import SGHMC
 
 def _module(architecture, shape, vectorize: bool, num_classes: int | None) -> BayesGAN:
     torch.manual_seed(0)
-    spec = PosteriorSpec(optimizer=functools.partial(SGHMC, lr=1e-5, seed=3), J_g=3, J_d=2, M=1)
+    spec = PosteriorSpec(optimizer=functools.partial(SGHMC, lr=1e-5), J_g=3, J_d=2, M=1)
     return BayesGAN(
         architecture,
         spec,
@@ -22,6 +22,7 @@ def _module(architecture, shape, vectorize: bool, num_classes: int | None) -> Ba
         num_data=500,
         batch_size=8,
         num_classes=num_classes,
+        num_labelled=6 if num_classes else None,
         vectorize=vectorize,
     )
 
@@ -69,3 +70,15 @@ def test_num_posterior_samples_matches_the_states_averaged_over() -> None:
     assert module.num_posterior_samples("generator") == module.generate(1).shape[0] == 6
     assert module.num_posterior_samples("discriminator") == 4
     assert module.num_posterior_samples("generator", use_bank=False) == 3
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7])
+def test_sampler_noise_seeds_are_derived_from_the_run_seed(seed: int) -> None:
+    # The D and G noise streams must differ from each other and from the run seed (which seeds the global
+    # RNG and hence the initial weights): a sampler seeded with the run seed replays the init's draws.
+    module = _module(MLP(hidden=8), (2,), True, None)
+    module.seed = seed
+    d_opt, g_opt = module.configure_optimizers()
+    assert len({d_opt.seed, g_opt.seed, seed}) == 3
+    module.seed = seed + 1
+    assert {o.seed for o in module.configure_optimizers()}.isdisjoint({d_opt.seed, g_opt.seed})

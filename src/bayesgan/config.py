@@ -6,6 +6,7 @@ at composition; values are then checked by the objects themselves (samplers, dat
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -22,12 +23,16 @@ class ZPrior(Enum):
 
 @dataclass
 class PosteriorSchema:
-    """The posterior representation of the Bayesian samplers: sample counts and the bank (burn-in, thinning,
-    size). The ML-GAN baseline ignores it (one network each, no bank)."""
+    """The posterior: sample counts, the likelihood terms' observation counts (null = N, N and N_s; see
+    docs/posterior.md) and the bank (burn-in, thinning, size). The ML-GAN baseline keeps one network each
+    and no bank, but maximises the same likelihood (the same observation counts)."""
 
     J_g: int = 4
     J_d: int = 1
     M: int = 2
+    fake_observations: int | None = None
+    generator_observations: int | None = None
+    labelled_observations: int | None = None
     burn_in: int = 500
     thin: int = 100
     bank_size: int = 10
@@ -35,12 +40,14 @@ class PosteriorSchema:
 
 @dataclass
 class SamplerSchema:
-    _target_: str = "bayesgan.module.PosteriorSpec"
+    _target_: str = "bayesgan.posterior.PosteriorSpec"
     name: str = MISSING
     J_g: int = 1
     J_d: int = 1
     M: int = 1
-    gen_observed: int | None = None
+    fake_observations: int | None = None
+    generator_observations: int | None = None
+    labelled_observations: int | None = None
     burn_in: int = 0
     thin: int = 100
     bank_size: int = 0
@@ -69,19 +76,44 @@ class ConfigError(ValueError):
 
 
 def register() -> None:
-    """Register the schemas and the ``optimizer_steps`` resolver (Lightning counts 2 steps per iteration)."""
+    """Register the schemas and the resolvers: ``optimizer_steps`` (Lightning counts 2 steps per iteration)
+    and ``semi_supervised_only`` (a value in semi-supervised runs, null otherwise)."""
     store = ConfigStore.instance()
     store.store(name="train_schema", node=TrainSchema)
     store.store(group="sampler", name="base_sampler", node=SamplerSchema)
     if not OmegaConf.has_resolver("optimizer_steps"):
         OmegaConf.register_new_resolver("optimizer_steps", lambda iterations: 2 * int(iterations))
+    if not OmegaConf.has_resolver("semi_supervised_only"):
+        OmegaConf.register_new_resolver("semi_supervised_only", _semi_only)
+
+
+def _semi_only(n_labels: int | None, value: Any) -> Any:
+    return None if n_labels is None else value
 
 
 def check_values(cfg: Any) -> None:
-    """Checks of top-level values that no constructed object owns."""
+    """Checks of top-level values that no constructed object owns; warns when burn-in has no effect."""
     for key in ("iterations", "checkpoint_every"):
         if cfg[key] < 1:
             raise ConfigError(f"{key} must be >= 1, got {cfg[key]}")
+    message = bank_warning(cfg.iterations, cfg.sampler.burn_in, cfg.sampler.thin, cfg.sampler.bank_size)
+    if message:
+        warnings.warn(message, UserWarning, stacklevel=2)
+
+
+def bank_warning(iterations: int, burn_in: int, thin: int, bank_size: int) -> str | None:
+    """The warning for a bank that keeps only the newest ``bank_size`` of the (iterations − burn_in)/thin
+    snapshots it takes, so the burn-in discards nothing the bank would have kept; None when it is fine."""
+    taken = max(0, (iterations - burn_in) // thin) if thin >= 1 else 0
+    if bank_size < 1 or taken <= bank_size:
+        return None
+    first_kept = burn_in + (taken - bank_size + 1) * thin
+    return (
+        f"posterior.bank_size={bank_size} keeps only the last {bank_size} of the {taken} snapshots taken "
+        f"after posterior.burn_in={burn_in} every posterior.thin={thin} over iterations={iterations}, i.e. "
+        f"those from iteration {first_kept} on, so posterior.burn_in has no effect; raise posterior.burn_in, "
+        "posterior.thin or posterior.bank_size"
+    )
 
 
 def describe(error: BaseException) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import lightning.pytorch as pl
@@ -24,44 +23,20 @@ from bayesgan.bank import PosteriorBank
 from bayesgan.ensemble import Ensemble
 from bayesgan.models import Architecture
 from bayesgan.models.layers import frozen_running_stats
-from bayesgan.seeding import derived_generator
+from bayesgan.posterior import PosteriorSpec, observations
+from bayesgan.seeding import derived_generator, mix_seed
 
-OptimizerFactory = Callable[..., torch.optim.Optimizer]
-
-
-@dataclass
-class PosteriorSpec:
-    """How the posterior is represented and sampled (the ``sampler`` config group).
-
-    J_g x M generator copies and J_d x M discriminator copies; ``optimizer`` builds the update rule from
-    (params, num_data=, batch_size=); ``gen_observed`` is the generator's effective number of observations
-    (the authors' flag; None = the dataset size). Burn-in, thinning and size govern the posterior bank.
-    """
-
-    optimizer: OptimizerFactory
-    name: str = "sghmc"
-    J_g: int = 1
-    J_d: int = 1
-    M: int = 1
-    gen_observed: int | None = None
-    burn_in: int = 0
-    thin: int = 100
-    bank_size: int = 0
-
-    def __post_init__(self) -> None:
-        for key in ("J_g", "J_d", "M"):
-            if int(getattr(self, key)) < 1:
-                raise ValueError(f"sampler.{key} must be >= 1, got {getattr(self, key)}")
-        if self.gen_observed is not None and self.gen_observed < 1:
-            raise ValueError(f"sampler.gen_observed must be >= 1 or null, got {self.gen_observed}")
+_D_SAMPLER, _G_SAMPLER = 0x5D, 0x56  # seeding keys of the two samplers' noise streams
 
 
 class BayesGAN(pl.LightningModule):
     """Bayesian GAN (or, with one copy each and the ``ml`` sampler, an ML-GAN) on data of ``data_shape``.
 
-    ``num_classes`` set means semi-supervised mode (K class logits + an implicit fake logit at 0);
-    ``num_data`` (N) and ``batch_size`` (global n) give the sampler the likelihood scale N/n.
-    ``vectorize=False`` runs the copies in a Python loop (same numbers, slower; a reference).
+    ``num_classes`` set means semi-supervised mode (K class logits + an implicit fake logit at 0), which
+    needs ``num_labelled`` (N_s, the labelled examples); ``num_data`` is N (the unlabelled training set) and
+    ``batch_size`` the global n. ``observations`` holds every term's weight, whose sums W_d, W_g are the
+    samplers' num_data (docs/posterior.md). ``vectorize=False`` runs the copies in a Python loop (same
+    numbers, slower; a reference).
     """
 
     def __init__(
@@ -73,6 +48,7 @@ class BayesGAN(pl.LightningModule):
         num_data: int,
         batch_size: int,
         num_classes: int | None = None,
+        num_labelled: int | None = None,
         z_prior: str = "uniform",
         seed: int = 0,
         vectorize: bool = True,
@@ -84,6 +60,7 @@ class BayesGAN(pl.LightningModule):
         self.posterior, self.data_shape, self.z_dim = posterior, tuple(data_shape), architecture.z_dim
         self.num_data, self.batch_size, self.num_classes = num_data, batch_size, num_classes
         self.semi_supervised, self.z_prior, self.seed = num_classes is not None, z_prior, seed
+        self.observations = observations(posterior, num_data, num_labelled, self.semi_supervised)
         num_logits = num_classes if self.semi_supervised else 1
         self.generator = Ensemble(
             lambda: architecture.build_generator(self.data_shape),
@@ -101,11 +78,23 @@ class BayesGAN(pl.LightningModule):
 
     # -- optimisation --------------------------------------------------------------------------------------
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
-        gen_observed = self.posterior.gen_observed or self.num_data
-        build = functools.partial(self.posterior.optimizer, batch_size=self.batch_size)
-        # Distinct noise streams for D and G, but the same on every DDP rank (replicas must stay identical).
-        d_opt = build(self.discriminator.parameters(), num_data=self.num_data, seed=2 * self.seed)
-        g_opt = build(self.generator.parameters(), num_data=gen_observed, seed=2 * self.seed + 1)
+        # num_data = W, the observations each network's likelihood sums over: with p.grad the gradient of
+        # the per-observation average L = U_lik / W, the sampler's ∇U = W·p.grad + θ/σ² (docs/posterior.md).
+        build = functools.partial(
+            self.posterior.optimizer, batch_size=self.batch_size, dataset_size=self.num_data
+        )
+        # Distinct noise streams for D and G, derived from (not equal to) the run seed, and the same on
+        # every DDP rank (replicas must stay identical).
+        d_opt = build(
+            self.discriminator.parameters(),
+            num_data=self.observations.discriminator,
+            seed=mix_seed(self.seed, _D_SAMPLER),
+        )
+        g_opt = build(
+            self.generator.parameters(),
+            num_data=self.observations.generator,
+            seed=mix_seed(self.seed, _G_SAMPLER),
+        )
         return [d_opt, g_opt]
 
     def sample_z(self, copies: int, n: int, generator: torch.Generator | None = None) -> Tensor:
@@ -129,6 +118,7 @@ class BayesGAN(pl.LightningModule):
         return losses.discriminator_nll(
             real_logits,
             fake_logits,
+            self.observations,
             semi_supervised=self.semi_supervised,
             labelled_logits=labelled_logits,
             labels=batch.get("y_lab"),

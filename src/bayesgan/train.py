@@ -68,6 +68,7 @@ def build(cfg: DictConfig, output_dir: Path) -> tuple[Trainer, BayesGAN, Any]:
         num_data=datamodule.num_train,
         batch_size=datamodule.batch_size,
         num_classes=datamodule.num_classes if datamodule.semi_supervised else None,
+        num_labelled=datamodule.n_labels,
         z_prior=cfg.z_prior.value,
         seed=cfg.seed,
     )

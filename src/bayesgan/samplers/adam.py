@@ -14,20 +14,23 @@ from bayesgan.samplers.base import ParamsT, SamplerBase, check
 class MLAdam(torch.optim.Adam):
     """ML-GAN baseline: exactly ``torch.optim.Adam(params, lr, betas=(0.5, 0.999))``.
 
-    No prior, no noise: it steps on ``p.grad`` (the minibatch mean loss gradient) unchanged. ``num_data``,
-    ``batch_size`` and ``seed`` are accepted for a uniform sampler interface and ignored.
+    No prior, no noise: it steps on ``p.grad`` (the gradient of the per-observation average L, see
+    ``bayesgan.samplers.base``) unchanged. Adam is invariant to the scale of L, so this maximises the same
+    likelihood the Bayesian samplers sample (a MAP without prior). ``num_data``, ``batch_size``,
+    ``dataset_size`` and ``seed`` are accepted for a uniform sampler interface and ignored.
     """
 
     def __init__(
         self,
         params: ParamsT,
         *,
-        num_data: int | None = None,
+        num_data: float | None = None,
         batch_size: int | None = None,
         lr: float = 2e-4,
         betas: tuple[float, float] = (0.5, 0.999),
         eps: float = 1e-8,
         seed: int = 0,
+        dataset_size: int | None = None,
     ) -> None:
         check(lr > 0, "lr", "> 0", lr)
         # Accepted only for a uniform interface, but a nonsensical value still signals a config error.
@@ -42,20 +45,25 @@ class MLAdam(torch.optim.Adam):
 
 
 class AuthorsRecipe(SamplerBase):
-    """What the authors' released TensorFlow code does (HEAD ``bgan_semi.py``/``bgan.py``, reference §1.3).
+    """The authors' released optimizer rule (HEAD ``run_bgan_semi.py``/``bgan_semi.py``, reference §1.3),
+    applied to THIS project's objective. It is NOT a posterior sampler, and it does NOT reproduce the
+    released code's numbers: the objective it steps on is this project's per-observation average L
+    (docs/posterior.md), not the released one (no logsumexp aggregation over the other network's copies, no
+    ×J real-data term, no Huber feature matching, labels weighted by N_s). What it does reproduce is the
+    optimizer around that objective. Each step applies Adam(β1=0.5) to
 
-    This reproduces the released code; it is NOT a posterior sampler. Each step applies Adam(β1=0.5) to
-
-        g = p.grad + ∇(prior)/N + ∇(noise)/N,
+        g = p.grad + ∇(prior)/N + ∇(noise)/N,        N = ``dataset_size`` (the training set, as released)
         prior = Σ_tensors mean((W/σ)²)     (mean over ONE copy's elements, no ½),   ∇(prior)/N = 2W/(σ²·n·N)
         noise = Σ W⊙ε, ε ~ N(0, s²) fresh each step, s = sqrt(2·noise_alpha·noise_eta),  ∇(noise)/N = ε/N
 
     where n is the element count of one copy of the tensor (``stacked=True``: ``p[0].numel()``; else
     ``p.numel()``). ``noise_eta`` is NOT the learning rate (the code hard-codes α = 0.01, η = 2e-4, so
     s = 0.002). Learning rate: lr_t = lr·exp(−lr_decay·min(1, t·batch_size/N)), t = 0, 1, ... the step index,
-    so it decays by e^{-3} over the first epoch and then stays. From step ``momentum_after`` on (HEAD
-    semi-supervised; ``None`` = Adam throughout, as the HEAD unsupervised script) the update is momentum SGD
-    v ← momentum·v − lr_t·g, θ ← θ + v, with v starting at 0.
+    so it decays by e^{-3} over the first epoch and then stays. From step ``momentum_after`` on the update is
+    momentum SGD v ← momentum·v − lr_t·g, θ ← θ + v, with v starting at 0; ``None`` = Adam throughout. HEAD
+    switches at 5000 in semi-supervised runs only (its unsupervised script stays on Adam), and
+    ``conf/sampler/authors_recipe.yaml`` does the same. Because L averages over the copies, neither phase's
+    step depends on J_g, J_d or M (nor does the released code's: its logsumexp gradient weights sum to 1).
 
     The noise and prior are negligible: the gradient noise std is 0.002/N (about 4e-8 for CIFAR-10,
     N = 50 000), i.e. ~1e-12 per step in velocity after the lr decay, many orders of magnitude below a
@@ -71,7 +79,7 @@ class AuthorsRecipe(SamplerBase):
         self,
         params: ParamsT,
         *,
-        num_data: int,
+        num_data: float,
         batch_size: int,
         lr: float,
         prior_std: float | None = 1.0,
@@ -84,13 +92,16 @@ class AuthorsRecipe(SamplerBase):
         momentum_after: int | None = 5000,
         stacked: bool = True,
         seed: int = 0,
+        dataset_size: int | None = None,
     ) -> None:
         defaults = {
             "lr": lr, "prior_std": prior_std, "noise_alpha": noise_alpha, "noise_eta": noise_eta,
             "lr_decay": lr_decay, "betas": tuple(betas), "eps": eps, "momentum": momentum,
             "momentum_after": momentum_after, "stacked": stacked,
         }  # fmt: skip
-        super().__init__(params, defaults, num_data=num_data, batch_size=batch_size, seed=seed)
+        super().__init__(
+            params, defaults, num_data=num_data, batch_size=batch_size, seed=seed, dataset_size=dataset_size
+        )
 
     def _validate_group(self, group: dict[str, Any]) -> None:
         super()._validate_group(group)
@@ -108,13 +119,13 @@ class AuthorsRecipe(SamplerBase):
         return self._lr_at(t, group)
 
     def _lr_at(self, t: int, group: dict[str, Any]) -> float:
-        epochs = min(1.0, t * self.batch_size / self.num_data)
+        epochs = min(1.0, t * self.batch_size / self.dataset_size)
         return group["lr"] * math.exp(-group["lr_decay"] * epochs)
 
     def _update(self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
         t = self.num_steps
         lr_t = self._lr_at(t, group)
-        n = self.num_data
+        n = self.dataset_size
         g = grad.clone()
         if group["prior_std"] is not None:
             per_copy = p[0].numel() if group["stacked"] and p.dim() > 0 else p.numel()

@@ -1,15 +1,21 @@
 """Shared machinery of the SG-MCMC samplers: validation, the private noise generator, state and stepping.
 
-Gradient convention (every sampler in this package relies on it)
------------------------------------------------------------------
-``p.grad`` holds the gradient of the minibatch MEAN negative log-likelihood: the mean over the examples of
-the *global* minibatch (under DDP, the all-reduced mean over ranks of per-rank means). The potential is
+Gradient convention (every sampler in this package relies on it; derivation in docs/posterior.md)
+-----------------------------------------------------------------------------------------------------
+``p.grad`` holds the gradient of a per-observation average L = U_lik / W: the likelihood part of the
+potential divided by W = ``num_data``, the number of observations that likelihood sums over (for the
+Bayesian GAN W_d = N + N_f + N_s and W_g = N_g; for an ordinary model, the dataset size with L the
+minibatch-mean NLL). Minibatch means are over the *global* minibatch (under DDP, the all-reduced mean over
+ranks of per-rank means). The potential is
 
-    U(θ) = (N/n)·Σ_i nll_i + |θ|²/(2σ²) = N·mean_nll + |θ|²/(2σ²),
+    U(θ) = W·L + |θ|²/(2σ²),      so a sampler forms   ∇U = num_data · p.grad + p / prior_std²
 
-with N = ``num_data`` (the full dataset size) and σ = ``prior_std``, so a sampler forms
+(prior_std=None: flat prior, no second term). ``dataset_size`` (default ``num_data``) is the training-set
+size, which only the authors' recipe reads (its learning-rate schedule counts epochs).
 
-    ∇U = num_data · p.grad + p / prior_std²          (prior_std=None: flat prior, no second term).
+Step size: ``lr_per_datum`` gives η = lr_per_datum / W, so the likelihood part of a step is
+η·∇U_lik = lr_per_datum·∇L, the same for any W, i.e. whatever N, N_s, J_g, J_d, M (one step "per
+observation").
 
 Parameters may be STACKED ensembles (leading copy dimension ``[C, ...]``). Every update is elementwise, so
 one optimizer advances C independent chains at once.
@@ -60,11 +66,11 @@ def check_common(group: dict[str, Any]) -> None:
         check(group["temperature"] >= 0, "temperature", ">= 0", group["temperature"])
 
 
-def resolve_lr(lr: float | None, lr_per_datum: float | None, num_data: int) -> float:
-    """The step size η from ``lr`` itself or from ``lr_per_datum`` = η·N (exactly one of the two).
+def resolve_lr(lr: float | None, lr_per_datum: float | None, num_data: float) -> float:
+    """The step size η from ``lr`` itself or from ``lr_per_datum`` = η·W (exactly one of the two).
 
-    The gradient of U grows with N, so a step size that works on one dataset is N-times too large on a
-    dataset N times bigger; ``lr_per_datum`` stays meaningful across datasets (η = lr_per_datum / N).
+    ∇U grows with W, the observation count ``num_data``, so a step size that works for one W is W-times
+    too large for one W times bigger; ``lr_per_datum`` means the same for every W (η = lr_per_datum / W).
     """
     if (lr is None) == (lr_per_datum is None):
         raise ValueError(f"give exactly one of lr and lr_per_datum, got lr={lr}, lr_per_datum={lr_per_datum}")
@@ -75,7 +81,7 @@ def resolve_lr(lr: float | None, lr_per_datum: float | None, num_data: int) -> f
     return float(lr)
 
 
-def check_data_sizes(num_data: int, batch_size: int) -> None:
+def check_data_sizes(num_data: float, batch_size: int) -> None:
     check(num_data >= 1, "num_data", ">= 1", num_data)
     check(batch_size >= 1, "batch_size", ">= 1", batch_size)
 
@@ -84,11 +90,20 @@ class SamplerBase(Optimizer):
     """Base class: subclasses implement ``_validate_group`` and ``_update`` for one parameter tensor."""
 
     def __init__(
-        self, params: ParamsT, defaults: dict[str, Any], *, num_data: int, batch_size: int, seed: int
+        self,
+        params: ParamsT,
+        defaults: dict[str, Any],
+        *,
+        num_data: float,
+        batch_size: int,
+        seed: int,
+        dataset_size: int | None = None,
     ) -> None:
         check_data_sizes(num_data, batch_size)
-        self.num_data = int(num_data)
+        check(dataset_size is None or dataset_size >= 1, "dataset_size", ">= 1 or None", dataset_size)
+        self.num_data = float(num_data)
         self.batch_size = int(batch_size)
+        self.dataset_size = int(dataset_size) if dataset_size is not None else int(num_data)
         self.seed = int(seed)
         self._num_steps = 0
         self._generator: torch.Generator | None = None
@@ -190,6 +205,7 @@ class SamplerBase(Optimizer):
         state.update(
             num_data=self.num_data,
             batch_size=self.batch_size,
+            dataset_size=self.dataset_size,
             seed=self.seed,
             _num_steps=self._num_steps,
             _generator=None,

@@ -21,14 +21,17 @@ class SGHMC(SamplerBase):
     exp(−U/T). ∇U = num_data·p.grad + p/prior_std² (gradient convention in ``bayesgan.samplers.base``).
     v starts at 0. The minibatch gradient noise (variance ≈ lr²·Var[∇Ũ] per step) is assumed small next to
     the injected 2·a·lr·T; keep lr small or friction large when the minibatch gradient is very noisy.
-    Paper Algorithm 1 uses this form with a = 0.01; the authors' code does not (see ``AuthorsRecipe``).
+    The paper's Algorithm 1 uses this form. Its friction value is not reliably known here (the authors'
+    code uses α = 0.01 only inside its negligible noise term and steps with momentum 0.5, i.e. a = 0.5; see
+    ``AuthorsRecipe``); the default a = 0.1 is this project's choice: a larger friction damps the unmodelled
+    minibatch-gradient noise, whose excess heat is ≈ lr·Var[∇Ũ]/(2a).
     """
 
     def __init__(
         self,
         params: ParamsT,
         *,
-        num_data: int,
+        num_data: float,
         batch_size: int,
         lr: float | None = None,
         friction: float = 0.1,
@@ -36,10 +39,13 @@ class SGHMC(SamplerBase):
         temperature: float = 1.0,
         seed: int = 0,
         lr_per_datum: float | None = None,
+        dataset_size: int | None = None,
     ) -> None:
         lr = resolve_lr(lr, lr_per_datum, num_data)
         defaults = {"lr": lr, "friction": friction, "prior_std": prior_std, "temperature": temperature}
-        super().__init__(params, defaults, num_data=num_data, batch_size=batch_size, seed=seed)
+        super().__init__(
+            params, defaults, num_data=num_data, batch_size=batch_size, seed=seed, dataset_size=dataset_size
+        )
 
     def _update(self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
         lr, a, temp = group["lr"], group["friction"], group["temperature"]

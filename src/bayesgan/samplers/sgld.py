@@ -22,17 +22,20 @@ class SGLD(SamplerBase):
         self,
         params: ParamsT,
         *,
-        num_data: int,
+        num_data: float,
         batch_size: int,
         lr: float | None = None,
         prior_std: float | None = 1.0,
         temperature: float = 1.0,
         seed: int = 0,
         lr_per_datum: float | None = None,
+        dataset_size: int | None = None,
     ) -> None:
         lr = resolve_lr(lr, lr_per_datum, num_data)
         defaults = {"lr": lr, "prior_std": prior_std, "temperature": temperature}
-        super().__init__(params, defaults, num_data=num_data, batch_size=batch_size, seed=seed)
+        super().__init__(
+            params, defaults, num_data=num_data, batch_size=batch_size, seed=seed, dataset_size=dataset_size
+        )
 
     def _update(self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
         lr, temp = group["lr"], group["temperature"]
