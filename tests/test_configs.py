@@ -111,6 +111,16 @@ EXPERIMENTS = {
         "experiment_name": "ring", "dataset._target_": "bayesgan.data.RingDataModule", "model.hidden": 128,
         "iterations": 10000, "sampler.J_g": 10, "sampler.M": 1, "sampler.burn_in": 5000, "sampler.thin": 500,
     },
+    "stacked_digits": {
+        "experiment_name": "stacked_digits", "dataset._target_": "bayesgan.data.StackedDataModule",
+        "dataset.base._target_": "bayesgan.data.DigitsDataModule", "dataset.n_labels": None,
+        "callbacks.quality.num_samples": 26000, "sampler.name": "sghmc",
+    },
+    "stacked_mnist": {
+        "experiment_name": "stacked_mnist", "dataset._target_": "bayesgan.data.StackedDataModule",
+        "dataset.base._target_": "bayesgan.data.idx.MnistDataModule", "dataset.num_train": 128000,
+        "callbacks.quality.num_samples": 26000, "model.width": 64, "trainer.accelerator": "gpu",
+    },
     "synthetic": {
         "experiment_name": "synthetic", "dataset._target_": "bayesgan.data.SyntheticDataModule",
         "model.hidden": 1000, "model.z_dim": 10, "iterations": 1000, "sampler.J_g": 10, "sampler.M": 1,
