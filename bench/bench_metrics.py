@@ -50,32 +50,33 @@ def mnist() -> MnistDataModule | None:
     return dm
 
 
-def bench_classifier() -> None:
+def bench_classifier() -> dict[str, Any]:
     print(f"\n## Domain classifier training (threads {torch.get_num_threads()}; {load()})")
     print("| dataset | test accuracy | target | wall s | CPU s | steps |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    trained = {}
     for name, dm, target in (("digits", DigitsDataModule(), 0.97), ("mnist", mnist(), 0.99)):
         if dm is None:
             continue
         dm.setup()
         data = labelled_images(dm)[0]
         steps = max(400, -(-3 * data.train_x.shape[0] // 128))
-        (_, stats), _, _ = timed(lambda data=data: train_classifier(data, seed=0))
+        (trained[name], stats), _, _ = timed(lambda data=data: train_classifier(data, seed=0))
         print(
             f"| {name} | {stats['test_accuracy']:.4f} | {target} | {stats['train_seconds']:.1f} | "
             f"{stats['train_cpu_seconds']:.1f} | {steps} |"
         )
     print(f"({load()})")
+    return trained
 
 
-def bench_metrics(n: int = 10_000) -> None:
+def bench_metrics(classifier: Any = None, n: int = 10_000) -> None:
     dm = mnist()
     if dm is None:
         return
-    data = labelled_images(dm)[0]
     print(f"\n## Metrics of {n:,} MNIST samples vs {n:,} real ({load()})")
-    classifier, stats = train_classifier(data, seed=0)
-    print(f"(classifier test accuracy {stats['test_accuracy']:.4f})")
+    if classifier is None:
+        classifier, _ = train_classifier(labelled_images(dm)[0], seed=0)
     real = dm.splits.train_x[:n]
     g = torch.Generator().manual_seed(0)
     fake = (dm.splits.test_x[:n] + 0.1 * torch.randn(dm.splits.test_x[:n].shape, generator=g)).clamp(-1, 1)
@@ -152,10 +153,9 @@ def main() -> None:
     parser.add_argument("--overrides", nargs="*", default=[], help="bayesgan-train overrides for 'overhead'")
     args = parser.parse_args()
     chosen = set(args.only or ("classifier", "metrics", "overhead"))
-    if "classifier" in chosen:
-        bench_classifier()
+    trained = bench_classifier() if "classifier" in chosen else {}
     if "metrics" in chosen:
-        bench_metrics()
+        bench_metrics(trained.get("mnist"))
     if "overhead" in chosen:
         bench_overhead(args.overrides)
 
