@@ -44,6 +44,30 @@ def make_config(tmp_path: Path) -> Callable[..., DictConfig]:
     GlobalHydra.instance().clear()
 
 
+@pytest.fixture(scope="session")
+def cache_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache directory per test session (domain classifiers are trained at most once per session)."""
+    return tmp_path_factory.mktemp("bayesgan-cache")
+
+
+@pytest.fixture(scope="session")
+def digits_classifier(cache_root: Path):
+    """The digits domain classifier with its default settings, trained into ``cache_root`` once."""
+    from bayesgan.data import DigitsDataModule
+    from bayesgan.evaluation import domain_classifier, labelled_images
+
+    dm = DigitsDataModule()
+    dm.setup()
+    classifier, manifest = domain_classifier(labelled_images(dm)[0], cache_root, seed=0)
+    return dm, classifier, manifest
+
+
+@pytest.fixture(autouse=True)
+def _offline_cache(monkeypatch: pytest.MonkeyPatch, cache_root: Path) -> None:
+    # Classifier caches of data without a root (digits) go to the session's directory, never to ~/.cache.
+    monkeypatch.setenv("BAYESGAN_CACHE_DIR", str(cache_root))
+
+
 @pytest.fixture(autouse=True)
 def _offline_wandb(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # Never reach the network; keep W&B's own files inside the test's directory.

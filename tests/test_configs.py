@@ -119,6 +119,16 @@ EXPERIMENTS = {
         "model._target_": "bayesgan.models.PacGANToy", "iterations": 15000, "sampler.name": "sghmc",
         "sampler.J_g": 2, "sampler.J_d": 1, "sampler.M": 2, "sampler.burn_in": 7500, "sampler.thin": 750,
     },
+    "stacked_digits": {
+        "experiment_name": "stacked_digits", "dataset._target_": "bayesgan.data.StackedDataModule",
+        "dataset.base._target_": "bayesgan.data.DigitsDataModule", "dataset.n_labels": None,
+        "callbacks.quality.num_samples": 26000, "sampler.name": "sghmc",
+    },
+    "stacked_mnist": {
+        "experiment_name": "stacked_mnist", "dataset._target_": "bayesgan.data.StackedDataModule",
+        "dataset.base._target_": "bayesgan.data.idx.MnistDataModule", "dataset.num_train": 128000,
+        "callbacks.quality.num_samples": 26000, "model.width": 64, "trainer.accelerator": "gpu",
+    },
     "synthetic": {
         "experiment_name": "synthetic", "dataset._target_": "bayesgan.data.SyntheticDataModule",
         "model.hidden": 1000, "model.z_dim": 10, "iterations": 1000, "sampler.J_g": 10, "sampler.M": 1,

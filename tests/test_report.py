@@ -180,3 +180,12 @@ def test_report_prints_the_null_reference_as_its_own_row(
         "8 ± 0",
     ]
     assert "null/" not in out
+
+
+def test_markdown_marks_which_way_is_better(tmp_path: Path) -> None:
+    write_run(tmp_path, "s0", sampler="ml", seed=0, quality__fid=3.0, modes__covered=10.0,
+              quality__per_generator_fid_mean=4.0, coverage__modes=8.0)  # fmt: skip
+    header = report.render(report.summarize(report.collect([tmp_path]))).splitlines()[0]
+    assert "quality/fid ↓" in header and "modes/covered ↑" in header
+    assert "quality/per_generator_fid_mean ↓" in header
+    assert "coverage/modes |" in header  # no direction claimed where none is declared

@@ -28,6 +28,19 @@ DEFAULT_GROUP_BY = ("experiment", "dataset", "sampler")
 EXCLUDED_PREFIXES = ("loss/", "null/", "diag/trace/")
 NULL_ROW = "null (structureless)"
 MISSING = "-"
+# Which way is better, shown next to the metric in markdown headers (↑ higher, ↓ lower is better).
+DIRECTIONS = {
+    "quality/fid": "↓",
+    "quality/kid": "↓",
+    "quality/precision": "↑",
+    "quality/recall": "↑",
+    "quality/density": "↑",
+    "quality/coverage": "↑",
+    "quality/classifier_score": "↑",
+    "modes/covered": "↑",
+    "modes/kl": "↓",
+    "synthetic/js": "↓",
+}
 
 
 def _warn(message: str) -> None:
@@ -189,7 +202,7 @@ def render(rows: Sequence[dict[str, Any]], fmt: str = "markdown") -> str:
         return out.getvalue()
     if fmt != "markdown":
         raise ValueError(f"unknown format {fmt!r}; use markdown or csv")
-    header = [*group_cols, "n", *names]
+    header = [*group_cols, "n", *(_with_direction(m) for m in names)]
     body = [
         [
             *map(str, row["group"].values()),
@@ -242,6 +255,18 @@ def paired_bootstrap(
     lo = means[min(resamples - 1, math.floor(tail * resamples))]
     hi = means[min(resamples - 1, math.ceil((1 - tail) * resamples) - 1)]
     return mean, lo, hi
+
+
+def direction(name: str) -> str:
+    """ "↑" / "↓" for a metric of known direction (also its ``per_generator_<x>_mean`` form), else ""."""
+    group, _, key = name.partition("/")
+    key = key.removeprefix("per_generator_").removesuffix("_mean")
+    return DIRECTIONS.get(name) or DIRECTIONS.get(f"{group}/{key}", "")
+
+
+def _with_direction(name: str) -> str:
+    arrow = direction(name)
+    return f"{name} {arrow}" if arrow else name
 
 
 def _split(text: str) -> list[str]:

@@ -2,7 +2,7 @@
 
 Offline (generated or shipped with a package): ring, grid, synthetic, digits, oh_letters.
 From their standard distribution files (see the README's dataset table): mnist, fashion_mnist, cifar10,
-svhn, celeba, image_folder, arrays.
+svhn, celeba, image_folder, arrays; stacked_mnist / stacked_digits stack three digits of a base dataset.
 """
 
 from bayesgan.data.arrays import ArraysDataModule
@@ -15,6 +15,7 @@ from bayesgan.data.folders import ImageFolderDataModule
 from bayesgan.data.idx import FashionMnistDataModule, MnistDataModule
 from bayesgan.data.letters import OHLettersDataModule
 from bayesgan.data.real import RealDataModule
+from bayesgan.data.stacked import StackedDataModule
 from bayesgan.data.svhn import SvhnDataModule
 from bayesgan.data.toy import GridDataModule, RingDataModule, SyntheticDataModule
 
@@ -33,6 +34,7 @@ __all__ = [
     "OHLettersDataModule",
     "RealDataModule",
     "RingDataModule",
+    "StackedDataModule",
     "SvhnDataModule",
     "SyntheticDataModule",
 ]
