@@ -54,6 +54,8 @@ class TrainSchema:
     iterations: int = 1000
     z_prior: ZPrior = ZPrior.uniform
     checkpoint_every: int = 500
+    checkpoint_keep: int = 3
+    divergence_loss: float | None = 1000.0
     ckpt_path: str | None = None
     dataset: Any = MISSING
     model: Any = MISSING
@@ -82,6 +84,10 @@ def check_values(cfg: Any) -> None:
     for key in ("iterations", "checkpoint_every"):
         if cfg[key] < 1:
             raise ConfigError(f"{key} must be >= 1, got {cfg[key]}")
+    if cfg.checkpoint_keep < -1:
+        raise ConfigError(f"checkpoint_keep must be >= 0, or -1 to keep all, got {cfg.checkpoint_keep}")
+    if cfg.divergence_loss is not None and not cfg.divergence_loss > 0:  # NaN fails too
+        raise ConfigError(f"divergence_loss must be > 0, or null for no limit, got {cfg.divergence_loss}")
 
 
 def describe(error: BaseException) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 import lightning.pytorch as pl
 import numpy as np
 import torch
-from lightning.pytorch.utilities import rank_zero_warn
+from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor
 
 from bayesgan import losses
@@ -62,6 +62,8 @@ class BayesGAN(pl.LightningModule):
     ``num_classes`` set means semi-supervised mode (K class logits + an implicit fake logit at 0);
     ``num_data`` (N) and ``batch_size`` (global n) give the sampler the likelihood scale N/n.
     ``vectorize=False`` runs the copies in a Python loop (same numbers, slower; a reference).
+    Training stops cleanly, with ``diverged_at`` and ``divergence`` set, on a non-finite loss, parameter or
+    batch-norm statistic, or a loss above ``divergence_loss`` per likelihood term (None: no such limit).
     """
 
     def __init__(
@@ -76,6 +78,7 @@ class BayesGAN(pl.LightningModule):
         z_prior: str = "uniform",
         seed: int = 0,
         vectorize: bool = True,
+        divergence_loss: float | None = 1e3,
     ) -> None:
         super().__init__()
         if z_prior not in ("uniform", "normal"):
@@ -97,7 +100,9 @@ class BayesGAN(pl.LightningModule):
         )
         self.bank = PosteriorBank(posterior.burn_in, posterior.thin, posterior.bank_size)
         self.iteration = 0
+        self.divergence_loss = divergence_loss
         self.diverged_at: int | None = None
+        self.divergence: str | None = None
 
     # -- optimisation --------------------------------------------------------------------------------------
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
@@ -165,12 +170,14 @@ class BayesGAN(pl.LightningModule):
     def training_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> None:
         d_loss, g_loss = self.update(batch, *self.optimizers(), backward=self.manual_backward)
         self.iteration += 1
-        if not (torch.isfinite(d_loss).all() and torch.isfinite(g_loss).all()):
-            # Stop cleanly (outputs, metrics and the summary are still written) rather than sampling NaNs.
-            self.diverged_at = self.iteration
-            rank_zero_warn(
-                f"non-finite loss at iteration {self.iteration}: training stopped. The step size is too "
-                "large for this model and data; lower sampler.optimizer.lr_per_datum (or lr)."
+        reason = self._divergence(d_loss, g_loss)
+        if reason is not None:
+            # Stop cleanly (outputs, metrics and the summary are still written) rather than sampling NaNs;
+            # checkpoints refuse non-finite state, so the last good one is kept.
+            self.diverged_at, self.divergence = self.iteration, reason
+            rank_zero_info(
+                f"DIVERGED at iteration {self.iteration}: {reason}; training stopped. The step size is too "
+                "large for this model and data: lower sampler.optimizer.lr_per_datum (or lr)."
             )
             self.trainer.should_stop = True
         if self.bank.due(self.iteration) and self.trainer.is_global_zero:
@@ -185,6 +192,24 @@ class BayesGAN(pl.LightningModule):
             metrics = {k: float(v) for k, v in losses_now.items()} | {"bank/size": float(len(self.bank))}
             for logger in self.trainer.loggers:
                 logger.log_metrics(metrics, step=self.iteration)
+
+    def _divergence(self, d_loss: Tensor, g_loss: Tensor) -> str | None:
+        """Why this iteration counts as diverged, or None. Each copy's loss sums one NLL term per copy of the
+        other network (+ the real and labelled terms), so it is compared per term: about 0.7 at the start,
+        and above 1e3 only when the logits have exploded."""
+        if not (torch.isfinite(d_loss).all() and torch.isfinite(g_loss).all()):
+            return "non-finite loss"
+        states = [*self.parameters(), *self.buffers()]
+        if not torch.stack([torch.isfinite(t).all() for t in states if t.is_floating_point()]).all():
+            return "non-finite parameters or batch-norm statistics"
+        if self.divergence_loss is not None:
+            per_term = max(
+                float(d_loss.max()) / (self.generator.num_copies + 2),
+                float(g_loss.max()) / self.discriminator.num_copies,
+            )
+            if per_term > self.divergence_loss:
+                return f"loss {per_term:.3g} per term exceeds divergence_loss={self.divergence_loss:g}"
+        return None
 
     # -- posterior predictive ------------------------------------------------------------------------------
     def posterior_states(self, network: str, use_bank: bool = True) -> list[dict[str, Tensor] | None]:

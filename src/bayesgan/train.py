@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import os
+import signal
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +21,13 @@ from hydra.errors import InstantiationException
 from hydra.types import RunMode
 from hydra.utils import instantiate
 from lightning.pytorch import Callback, Trainer, seed_everything
-from lightning.pytorch.utilities import rank_zero_info
+from lightning.pytorch.loggers import WandbLogger
+from lightning.pytorch.strategies.launchers import _MultiProcessingLauncher
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from bayesgan import config
+from bayesgan import config, results, resume
+from bayesgan.callbacks import RunRecord, SaveOnInterrupt
+from bayesgan.checkpointing import CheckpointError, SafeCheckpointIO
 from bayesgan.config import ConfigError
 from bayesgan.module import BayesGAN
 
@@ -33,6 +39,7 @@ for _pattern in (
     "Using ModelCheckpoint with manual optimization",
     "The number of training batches",
     r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+    "Checkpoint directory .* exists and is not empty",  # a resumed run continues in its own directory
 ):
     warnings.filterwarnings("ignore", message=_pattern)
 
@@ -52,8 +59,13 @@ def compose_config(overrides: Sequence[str], output_dir: Path) -> DictConfig:
     return cfg
 
 
-def build(cfg: DictConfig, output_dir: Path) -> tuple[Trainer, BayesGAN, Any]:
-    """Instantiate data, model, sampler, loggers, callbacks and trainer; raises on any bad value."""
+def build(
+    cfg: DictConfig, output_dir: Path, record: RunRecord | None = None
+) -> tuple[Trainer, BayesGAN, Any]:
+    """Instantiate data, model, sampler, loggers, callbacks and trainer; raises on any bad value.
+
+    Always installed: atomic, finite-only checkpoint writes and safe loads (``SafeCheckpointIO``), Ctrl-C at
+    an iteration boundary (``SaveOnInterrupt``) and the run record (a default one unless ``record``)."""
     config.check_values(cfg)
     _refuse_relaunching_ddp_in_multirun(cfg)
     _restore_master_port()
@@ -70,55 +82,103 @@ def build(cfg: DictConfig, output_dir: Path) -> tuple[Trainer, BayesGAN, Any]:
         num_classes=datamodule.num_classes if datamodule.semi_supervised else None,
         z_prior=cfg.z_prior.value,
         seed=cfg.seed,
+        divergence_loss=cfg.divergence_loss,
     )
     module.configure_optimizers()  # sampler hyperparameters are checked now, not after the trainer starts
     loggers = [instantiate(cfg.logger)] if cfg.logger else []
+    if any(isinstance(logger, WandbLogger) for logger in loggers):
+        # Spawned DDP ranks attach to the run without its directory: they would write media to ./wandb.
+        os.environ["WANDB_DIR"] = str(output_dir)
     callbacks: list[Callback] = [instantiate(c) for c in (cfg.callbacks or {}).values() if c]
+    callbacks += [SaveOnInterrupt(output_dir / "checkpoints"), record or _record(cfg, output_dir)]
     trainer = instantiate(
         cfg.trainer,
         max_steps=2 * cfg.iterations,  # Lightning counts the D and the G step
         logger=loggers or False,
         callbacks=callbacks,
         default_root_dir=str(output_dir),
+        plugins=[SafeCheckpointIO()],
     )
     return trainer, module, datamodule
 
 
 def run(cfg: DictConfig, output_dir: Path | None = None) -> dict[str, Any]:
-    """Train one configuration; returns (and writes to ``results.json``) its final metrics."""
+    """Train one configuration; returns (and writes to ``results.json``) its final metrics.
+
+    With ``ckpt_path`` the checkpoint's run continues: its configuration is checked against this one (see
+    :mod:`bayesgan.resume`), its W&B run id reused and the changes printed and recorded."""
     output_dir = Path(output_dir or HydraConfig.get().runtime.output_dir)
     try:
-        trainer, module, datamodule = build(cfg, output_dir)
+        record = _record(cfg, output_dir, _resume(cfg) if cfg.ckpt_path else None)
+        trainer, module, datamodule = build(cfg, output_dir, record)
     except (ConfigError, InstantiationException, ValueError, TypeError, FileNotFoundError) as error:
         print(f"bayesgan-train: configuration error: {config.describe(error)}", file=sys.stderr)
         raise SystemExit(2) from None
+    results_path = output_dir / "results.json"
+    results_path.unlink(missing_ok=True)  # a resumed run's old results must not pass for this run's
     try:
         for logger in trainer.loggers:
             logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
-        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+        with _parent_ignores_sigint(trainer):
+            trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+    except OSError as error:  # e.g. a full disk: checkpoints are written atomically, the last good one stays
+        print(f"bayesgan-train: error: {' '.join(str(error).split())}", file=sys.stderr)
+        raise SystemExit(1) from None
     finally:
         _finish_wandb_run()
-    results = _results(cfg, trainer, module)
-    if trainer.is_global_zero:
-        (output_dir / "results.json").write_text(json.dumps(results, indent=2))
-        _print_summary(output_dir, trainer, results)
+    # Written by the training process itself (rank 0, a spawned worker included): read it back here.
+    results = json.loads(results_path.read_text()) if results_path.exists() else {}
+    if results.get("interrupted_at") is not None:
+        raise SystemExit(130)  # the shell's code for Ctrl-C, after a clean stop and save
     return results
 
 
-def _results(cfg: DictConfig, trainer: Trainer, module: BayesGAN) -> dict[str, Any]:
-    metrics: dict[str, Any] = {}
-    for callback in trainer.callbacks:
-        metrics.update(getattr(callback, "latest", {}) or {})
-    metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("loss/")})
-    return {
-        "experiment": cfg.experiment_name,
-        "choices": _choices(),
-        "seed": cfg.seed,
-        "iterations": module.iteration,
-        "bank_size": len(module.bank),
-        "diverged_at": module.diverged_at,
-        "metrics": metrics,
-    }
+def _record(cfg: DictConfig, output_dir: Path, info: resume.ResumeInfo | None = None) -> RunRecord:
+    resolved = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+    overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+    history = []
+    if info is not None:
+        changes = resume.check(info, resolved, typed=[o for o in overrides if o not in info.overrides])
+        print(f"Resuming {info.checkpoint} at iteration {info.iteration} in {output_dir}", file=sys.stderr)
+        for key, (old, new) in changes.items():
+            print(f"  {key}: {old} -> {new} (applied)", file=sys.stderr)
+        history = [
+            *info.history,
+            {"iteration": info.iteration, "checkpoint": str(info.checkpoint), "changes": changes},
+        ]
+    header = {"experiment": cfg.experiment_name, "choices": _choices(), "seed": cfg.seed, "resumed": history}
+    return RunRecord(
+        config=resolved,
+        overrides=[o for o in overrides if not o.startswith(("ckpt_path=", "hydra."))],
+        run_dir=output_dir,
+        history=history,
+        finish=functools.partial(results.finish, header, output_dir),
+    )
+
+
+def _resume(cfg: DictConfig) -> resume.ResumeInfo:
+    try:
+        info = resume.read(cfg.ckpt_path)
+    except CheckpointError as error:
+        raise ConfigError(str(error)) from None
+    if info.wandb_id and cfg.logger and str(cfg.logger.get("_target_", "")).endswith("WandbLogger"):
+        with open_dict(cfg):
+            cfg.logger.id = info.wandb_id  # the same W&B run continues
+    return info
+
+
+@contextlib.contextmanager
+def _parent_ignores_sigint(trainer: Trainer) -> Iterator[None]:
+    # Under ddp_spawn the ranks stop themselves at an iteration boundary on Ctrl-C; the waiting parent must
+    # not turn the signal into a KeyboardInterrupt, on which Lightning kills them mid-iteration.
+    if not isinstance(trainer.strategy.launcher, _MultiProcessingLauncher):
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, lambda *_: None)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _choices() -> dict[str, str]:
@@ -128,33 +188,6 @@ def _choices() -> dict[str, str]:
     return {
         group: str(choices[group]) for group in ("dataset", "model", "sampler", "trainer") if group in choices
     }
-
-
-def _print_summary(output_dir: Path, trainer: Trainer, results: dict[str, Any]) -> None:
-    lines = [f"Run directory: {output_dir}"]
-    checkpoint = trainer.checkpoint_callback
-    if checkpoint is not None and checkpoint.last_model_path:
-        lines.append(f"Checkpoint:    {checkpoint.last_model_path}")
-    for callback in trainer.callbacks:
-        if getattr(callback, "last_path", None):
-            lines.append(f"Samples:       {callback.last_path}")
-    lines.append(f"Metrics:       {output_dir / 'results.json'}")
-    metrics = results["metrics"]
-    if results["diverged_at"] is not None:
-        lines.append(
-            f"DIVERGED at iteration {results['diverged_at']} (non-finite loss): metrics below are NaN."
-        )
-    if "test/bma_accuracy" in metrics:
-        lines.append(
-            f"Final test accuracy (Bayesian model average): {metrics['test/bma_accuracy']:.4f}"
-            f"   (mean per posterior sample: {metrics.get('test/member_accuracy', float('nan')):.4f})"
-        )
-    if "coverage/modes" in metrics:
-        lines.append(
-            f"Modes captured: {metrics['coverage/modes']:.0f}   "
-            f"high quality: {metrics['coverage/high_quality']:.1f}%"
-        )
-    rank_zero_info("\n".join(lines))
 
 
 def _refuse_relaunching_ddp_in_multirun(cfg: DictConfig) -> None:
@@ -204,9 +237,19 @@ CONFIG_DIR = os.environ.get("BAYESGAN_CONFIG_DIR", str(Path(__file__).resolve().
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
-def main(cfg: DictConfig) -> float | None:
+def _hydra_main(cfg: DictConfig) -> float | None:
     results = run(cfg)
     return results["metrics"].get("test/bma_accuracy")  # the value sweepers optimise
+
+
+def main() -> None:
+    """``bayesgan-train``. ``ckpt_path=...`` alone continues that run: its saved overrides come first."""
+    try:
+        sys.argv[1:] = resume.expand_argv(sys.argv[1:])
+    except CheckpointError as error:
+        print(f"bayesgan-train: configuration error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    _hydra_main()
 
 
 if __name__ == "__main__":
