@@ -33,8 +33,12 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be used, described in one line."""
 
 
-def load_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu") -> dict[str, Any]:
-    """A bayesgan checkpoint loaded with ``weights_only=True``; raises :class:`CheckpointError`."""
+def load_checkpoint(
+    path: str | os.PathLike[str], map_location: Any = "cpu", training_state: bool = True
+) -> dict[str, Any]:
+    """A bayesgan checkpoint loaded with ``weights_only=True``; raises :class:`CheckpointError`.
+
+    ``training_state=False`` accepts any tensors-and-numbers file (Lightning's ddp_spawn weight transfer)."""
     path = Path(path)
     where = f"ckpt_path={path}"
     if path.is_dir():
@@ -63,7 +67,9 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu") -> 
             f"{where}: truncated or corrupt, not a readable torch checkpoint "
             f"({type(error).__name__}: {first})"
         ) from None
-    if not isinstance(checkpoint, dict) or "bayesgan" not in checkpoint or "state_dict" not in checkpoint:
+    if training_state and (
+        not isinstance(checkpoint, dict) or not {"bayesgan", "state_dict"} <= checkpoint.keys()
+    ):
         raise CheckpointError(f"{where}: not a bayesgan training checkpoint (no model and sampler state)")
     return checkpoint
 
@@ -150,7 +156,8 @@ class SafeCheckpointIO(TorchCheckpointIO):
         if storage_options is not None:
             raise TypeError("SafeCheckpointIO does not take storage_options")
         path = Path(path)
-        state = {key: checkpoint.get(key) for key in _TRAINING_STATE}
+        # Training checkpoints only: Lightning's ddp_spawn also moves the final weights through this IO.
+        state = {key: checkpoint.get(key) for key in _TRAINING_STATE} if "bayesgan" in checkpoint else {}
         bad = next(nonfinite_entries(state), None)
         if bad is not None:
             self.skipped.append(str(path))
@@ -166,4 +173,4 @@ class SafeCheckpointIO(TorchCheckpointIO):
 
     def load_checkpoint(self, path: Any, map_location: Any = None, weights_only: bool | None = None) -> Any:
         # weights_only is forced: a checkpoint is data, never code, whatever the caller or torch defaults say.
-        return load_checkpoint(path, map_location=map_location or "cpu")
+        return load_checkpoint(path, map_location=map_location or "cpu", training_state=False)

@@ -10,8 +10,8 @@ recorded in the run's history, or is refused with one line naming the key; it is
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
