@@ -68,6 +68,11 @@ def build(
     an iteration boundary (``SaveOnInterrupt``) and the run record (a default one unless ``record``)."""
     config.check_values(cfg)
     _refuse_relaunching_ddp_in_multirun(cfg)
+    if cfg.trainer.get("sync_batchnorm"):
+        raise ConfigError(
+            "trainer.sync_batchnorm=true is not supported: each posterior copy's batch norm normalises with "
+            "its own rank's batch (Lightning's SyncBatchNorm cannot reach the vectorized per-copy layers)"
+        )
     _restore_master_port()
     seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = instantiate(cfg.dataset, seed=cfg.seed)
@@ -124,6 +129,19 @@ def run(cfg: DictConfig, output_dir: Path | None = None) -> dict[str, Any]:
     except OSError as error:  # e.g. a full disk: checkpoints are written atomically, the last good one stays
         print(f"bayesgan-train: error: {' '.join(str(error).split())}", file=sys.stderr)
         raise SystemExit(1) from None
+    except (RuntimeError, KeyError) as error:
+        if not cfg.ckpt_path or record.started:
+            raise
+        # Only a checkpoint without a saved configuration gets this far with another configuration.
+        first = " ".join(str(error).split())
+        first = first if len(first) < 300 else first[:300] + "..."
+        print(
+            f"bayesgan-train: configuration error: ckpt_path={cfg.ckpt_path} does not fit this configuration "
+            f"({type(error).__name__}: {first}); it holds no saved configuration (an older bayesgan), so "
+            "repeat the original run's overrides with it",
+            file=sys.stderr,
+        )
+        raise SystemExit(2) from None
     finally:
         _finish_wandb_run()
     # Written by the training process itself (rank 0, a spawned worker included): read it back here.

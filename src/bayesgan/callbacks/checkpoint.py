@@ -76,6 +76,8 @@ class SaveOnInterrupt(pl.Callback):
         if iteration == 0 or self.interrupted_at is not None:
             return  # nothing trained yet, or already saved
         name = type(exception).__name__
+        if self._start_iteration is None:
+            return  # training never started here (e.g. restoring a checkpoint failed): nothing new to save
         if iteration == self._start_iteration:
             rank_zero_info(f"{name} in the middle of iteration {iteration + 1}: no interrupted.ckpt written")
             return
@@ -119,6 +121,10 @@ class RunRecord(pl.Callback):
             "history": list(history or []),
         }
         self.finish = finish
+        self.started = False  # set once fit is past restoring a checkpoint
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.started = True
 
     def on_save_checkpoint(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
