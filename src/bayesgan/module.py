@@ -170,6 +170,7 @@ class BayesGAN(pl.LightningModule):
     def training_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> None:
         d_loss, g_loss = self.update(batch, *self.optimizers(), backward=self.manual_backward)
         self.iteration += 1
+        self._average_running_stats_over_ranks()
         reason = self._divergence(d_loss, g_loss)
         if reason is not None:
             # Stop cleanly (outputs, metrics and the summary are still written) rather than sampling NaNs;
@@ -192,6 +193,17 @@ class BayesGAN(pl.LightningModule):
             metrics = {k: float(v) for k, v in losses_now.items()} | {"bank/size": float(len(self.bank))}
             for logger in self.trainer.loggers:
                 logger.log_metrics(metrics, step=self.iteration)
+
+    def _average_running_stats_over_ranks(self) -> None:
+        # Each rank's batch norm updated its running statistics from its own n/W examples. Average them, so
+        # every rank evaluates, checkpoints and continues from the same model, with statistics of all ranks'
+        # data (DDP would otherwise copy rank 0's at the next forward only, and never after the last one).
+        if self._trainer is None or self.trainer.world_size <= 1:
+            return
+        for buffer in self.buffers():
+            if buffer.is_floating_point():
+                torch.distributed.all_reduce(buffer)
+                buffer /= self.trainer.world_size
 
     def _divergence(self, d_loss: Tensor, g_loss: Tensor) -> str | None:
         """Why this iteration counts as diverged, or None. Each copy's loss sums one NLL term per copy of the

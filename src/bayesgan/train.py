@@ -164,7 +164,13 @@ def _record(cfg: DictConfig, output_dir: Path, info: resume.ResumeInfo | None = 
             *info.history,
             {"iteration": info.iteration, "checkpoint": str(info.checkpoint), "changes": changes},
         ]
-    header = {"experiment": cfg.experiment_name, "choices": _choices(), "seed": cfg.seed, "resumed": history}
+    header = {
+        "experiment": cfg.experiment_name,
+        "choices": _choices(),
+        "seed": cfg.seed,
+        "planned_iterations": cfg.iterations,
+        "resumed": history,
+    }
     return RunRecord(
         config=resolved,
         overrides=[o for o in overrides if not o.startswith(("ckpt_path=", "hydra."))],
