@@ -151,6 +151,7 @@ def test_every_torch_load_in_the_package_says_weights_only_true() -> None:
 def test_checkpoint_keep_keeps_last_plus_the_most_recent(make_config, tmp_path) -> None:
     cfg = make_config("iterations=6", "checkpoint_every=1", "checkpoint_keep=2", "callbacks=default")
     trainer, module, datamodule = build(cfg, tmp_path)
+    assert isinstance(trainer.strategy.checkpoint_io, SafeCheckpointIO)  # every save is atomic
     trainer.fit(module, datamodule=datamodule)
     names = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
     assert names == ["last.ckpt", "step_0000010.ckpt", "step_0000012.ckpt"]  # iterations 5 and 6

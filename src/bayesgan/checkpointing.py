@@ -159,10 +159,12 @@ class SafeCheckpointIO(TorchCheckpointIO):
         # Training checkpoints only: Lightning's ddp_spawn also moves the final weights through this IO.
         state = {key: checkpoint.get(key) for key in _TRAINING_STATE} if "bayesgan" in checkpoint else {}
         bad = next(nonfinite_entries(state), None)
-        if bad is not None:
+        diverged = (checkpoint.get("bayesgan") or {}).get("diverged_at")
+        if bad is not None or diverged is not None:
             self.skipped.append(str(path))
+            why = f"non-finite values in {bad}" if bad is not None else f"the run diverged at {diverged}"
             kept = "the previous file is kept" if path.exists() else "no file written"
-            rank_zero_info(f"Not saving {path}: non-finite values in {bad} (the run diverged); {kept}.")
+            rank_zero_info(f"Not saving {path} ({why}); {kept}.")
             return
         directory = path.parent.resolve()
         if directory not in self._cleaned:

@@ -289,6 +289,7 @@ class BayesGAN(pl.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["bayesgan"] = {
             "iteration": self.iteration,
+            "diverged_at": self.diverged_at,  # such a state is never written (SafeCheckpointIO)
             "bank": self.bank.state_dict(),
             "rng": _global_rng_state(),
         }
