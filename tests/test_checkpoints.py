@@ -5,6 +5,10 @@ from __future__ import annotations
 import ast
 import errno
 import os
+import resource
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +17,7 @@ import torch
 from bayesgan.checkpointing import CheckpointError, SafeCheckpointIO, atomic_save, load_checkpoint
 from bayesgan.config import ConfigError, check_values
 from bayesgan.train import build
+from conftest import TINY, TINY_DATA, TINY_MODEL
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -163,3 +168,50 @@ def test_checkpoint_keep_and_divergence_loss_are_validated(make_config, key, val
     cfg = make_config(f"{key}={value}")
     with pytest.raises(ConfigError, match=key):
         check_values(cfg)
+
+
+DISK = [
+    "posterior.bank_size=10",
+    "posterior.burn_in=0",
+    "posterior.thin=1",
+    "model.hidden=64",
+    "checkpoint_every=1",
+    "checkpoint_keep=-1",
+    "callbacks=default",
+    "callbacks.samples.every_n_iterations=0",
+    "callbacks.coverage.every_n_iterations=0",
+    "callbacks.coverage.num_samples=100",
+]
+
+
+def test_disk_full_keeps_the_last_good_checkpoint_and_reports_the_first_error(make_config, tmp_path) -> None:
+    # Each iteration adds a bank snapshot, so checkpoints grow: size the file limit between iterations 3
+    # and 4 (RLIMIT_FSIZE makes a write fail with EFBIG, as a full disk fails with ENOSPC).
+    probe = tmp_path / "probe"
+    trainer, module, datamodule = build(make_config("iterations=4", *DISK, output_dir=probe), probe)
+    trainer.fit(module, datamodule=datamodule)
+    sizes = [(probe / "checkpoints" / f"step_{2 * i:07d}.ckpt").stat().st_size for i in (3, 4)]
+    limit = sum(sizes) // 2
+
+    run_dir = tmp_path / "full"
+    command = [sys.executable, "-m", "bayesgan.train", *TINY_DATA, *TINY_MODEL, *TINY, *DISK]
+    command += ["iterations=8", f"hydra.run.dir={run_dir}"]
+
+    def limit_file_size() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    env = os.environ | {"OMP_NUM_THREADS": "1"}
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=300, env=env, preexec_fn=limit_file_size
+    )
+    assert done.returncode == 1
+    errors = [line for line in done.stderr.splitlines() if line.startswith("bayesgan-train")]
+    assert errors == ["bayesgan-train: error: [Errno 27] File too large"], done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    checkpoints = run_dir / "checkpoints"
+    assert load_checkpoint(checkpoints / "last.ckpt")["bayesgan"]["iteration"] == 3  # the last good one
+    assert not (checkpoints / "interrupted.ckpt").exists()  # no empty or truncated file either
+    assert not list(checkpoints.glob(".*.tmp"))
+    for path in checkpoints.glob("*.ckpt"):
+        load_checkpoint(path)  # every file there is whole
