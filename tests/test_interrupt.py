@@ -170,7 +170,10 @@ def test_stop_at_20_random_moments_and_resume_bit_identical(tmp_path: Path, how:
         if how == signal.SIGINT and code == 130:
             checkpoint = run_dir / "checkpoints" / "interrupted.ckpt"
         elif how == signal.SIGKILL and code == -signal.SIGKILL:
-            checkpoint = run_dir / "checkpoints" / "last.ckpt"  # never truncated: written atomically
+            # Never truncated (written atomically); a kill between the periodic file and last.ckpt leaves the
+            # periodic one newest.
+            saved = sorted((run_dir / "checkpoints").glob("*.ckpt"), key=lambda p: p.stat().st_mtime_ns)
+            checkpoint = saved[-1]
         else:
             assert code == 0, code
             checkpoint = None
