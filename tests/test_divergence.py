@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from bayesgan.checkpointing import load_checkpoint, nonfinite_entries
+from bayesgan.health import divergence
 from bayesgan.train import build, run
 
 
@@ -21,10 +22,10 @@ def _module(make_config, tmp_path, *extra: str):
 def test_non_finite_batch_norm_statistics_count_as_divergence(make_config, tmp_path) -> None:
     module = _module(make_config, tmp_path)
     ok = torch.ones(module.discriminator.num_copies)
-    assert module._divergence(ok, torch.ones(module.generator.num_copies)) is None
+    assert divergence(module, ok, torch.ones(module.generator.num_copies), 1e3) is None
     [name] = [n for n, _ in module.named_buffers() if n.endswith("running_var")][:1]
     module.get_buffer(name)[0, 0] = math.inf  # what lr_per_datum=1e4 left in last.ckpt
-    reason = module._divergence(ok, torch.ones(module.generator.num_copies))
+    reason = divergence(module, ok, torch.ones(module.generator.num_copies), 1e3)
     assert reason == "non-finite parameters or batch-norm statistics"
 
 
@@ -33,11 +34,10 @@ def test_an_exploded_loss_counts_as_divergence_per_likelihood_term(make_config, 
     per_d_copy_terms = module.generator.num_copies + 2  # one fake term per G copy, real, labelled
     g = torch.ones(module.generator.num_copies)
     below = torch.full((module.discriminator.num_copies,), 999.0 * per_d_copy_terms)
-    assert module._divergence(below, g) is None
+    assert divergence(module, below, g, module.divergence_loss) is None
     above = torch.full((module.discriminator.num_copies,), 1001.0 * per_d_copy_terms)
-    assert "exceeds divergence_loss=1000" in module._divergence(above, g)
-    module.divergence_loss = None
-    assert module._divergence(above, g) is None
+    assert "exceeds divergence_loss=1000" in divergence(module, above, g, module.divergence_loss)
+    assert divergence(module, above, g, None) is None
 
 
 @pytest.mark.parametrize("lr_per_datum", ["1000", "1e4"])

@@ -64,13 +64,16 @@ def _same(a, b, path: str) -> None:
 
 
 class _SigintDuringDiscriminatorStep(pl.Callback):
-    """Sends SIGINT to this process between the D and the G update of iteration ``at`` (1-based)."""
+    """Sends SIGINT to this process between the D and the G update of iteration ``at`` (1-based); under DDP
+    to the process of rank ``rank`` only (None: every rank)."""
 
-    def __init__(self, at: int) -> None:
-        self.at = at
+    def __init__(self, at: int, rank: int | None = None) -> None:
+        self.at, self.rank = at, rank
 
     def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
         d_opt = trainer.optimizers[0]
+        if self.rank is not None and trainer.global_rank != self.rank:
+            return
         if optimizer is d_opt and pl_module.iteration == self.at - 1:
             os.kill(os.getpid(), signal.SIGINT)
 
@@ -101,6 +104,14 @@ def test_sigint_mid_iteration_finishes_it_saves_and_resumes_exactly(make_config,
 
 # One torch thread: on a shared 2-core machine two threads spin against each other (10x slower here).
 ENV = os.environ | {"OMP_NUM_THREADS": "1"}
+
+
+def test_sigint_on_one_ddp_rank_stops_every_rank_at_the_same_iteration(make_config, tmp_path: Path) -> None:
+    ddp = ["trainer=ddp_spawn", "trainer.accelerator=cpu", "trainer.devices=2"]
+    _fit(make_config, tmp_path, 8, *ddp, callbacks=[_SigintDuringDiscriminatorStep(3, rank=0)])
+    results = json.loads((tmp_path / "results.json").read_text())  # written by rank 0
+    assert results["interrupted_at"] == results["iterations"] == 3  # rank 1 agreed, or fit would hang
+    assert load_checkpoint(tmp_path / "checkpoints" / "interrupted.ckpt")["bayesgan"]["iteration"] == 3
 
 
 def _cli(run_dir: Path | None, *overrides: str) -> list[str]:

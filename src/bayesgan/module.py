@@ -19,7 +19,7 @@ import torch
 from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor
 
-from bayesgan import losses
+from bayesgan import health, losses
 from bayesgan.bank import PosteriorBank
 from bayesgan.ensemble import Ensemble
 from bayesgan.models import Architecture
@@ -170,8 +170,9 @@ class BayesGAN(pl.LightningModule):
     def training_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> None:
         d_loss, g_loss = self.update(batch, *self.optimizers(), backward=self.manual_backward)
         self.iteration += 1
-        self._average_running_stats_over_ranks()
-        reason = self._divergence(d_loss, g_loss)
+        if self.trainer.world_size > 1:
+            health.average_buffers_over_ranks(self, self.trainer.world_size)
+        reason = health.divergence(self, d_loss, g_loss, self.divergence_loss)
         if reason is not None:
             # Stop cleanly (outputs, metrics and the summary are still written) rather than sampling NaNs;
             # checkpoints refuse non-finite state, so the last good one is kept.
@@ -193,35 +194,6 @@ class BayesGAN(pl.LightningModule):
             metrics = {k: float(v) for k, v in losses_now.items()} | {"bank/size": float(len(self.bank))}
             for logger in self.trainer.loggers:
                 logger.log_metrics(metrics, step=self.iteration)
-
-    def _average_running_stats_over_ranks(self) -> None:
-        # Each rank's batch norm updated its running statistics from its own n/W examples. Average them, so
-        # every rank evaluates, checkpoints and continues from the same model, with statistics of all ranks'
-        # data (DDP would otherwise copy rank 0's at the next forward only, and never after the last one).
-        if self._trainer is None or self.trainer.world_size <= 1:
-            return
-        for buffer in self.buffers():
-            if buffer.is_floating_point():
-                torch.distributed.all_reduce(buffer)
-                buffer /= self.trainer.world_size
-
-    def _divergence(self, d_loss: Tensor, g_loss: Tensor) -> str | None:
-        """Why this iteration counts as diverged, or None. Each copy's loss sums one NLL term per copy of the
-        other network (+ the real and labelled terms), so it is compared per term: about 0.7 at the start,
-        and above 1e3 only when the logits have exploded."""
-        if not (torch.isfinite(d_loss).all() and torch.isfinite(g_loss).all()):
-            return "non-finite loss"
-        states = [*self.parameters(), *self.buffers()]
-        if not torch.stack([torch.isfinite(t).all() for t in states if t.is_floating_point()]).all():
-            return "non-finite parameters or batch-norm statistics"
-        if self.divergence_loss is not None:
-            per_term = max(
-                float(d_loss.max()) / (self.generator.num_copies + 2),
-                float(g_loss.max()) / self.discriminator.num_copies,
-            )
-            if per_term > self.divergence_loss:
-                return f"loss {per_term:.3g} per term exceeds divergence_loss={self.divergence_loss:g}"
-        return None
 
     # -- posterior predictive ------------------------------------------------------------------------------
     def posterior_states(self, network: str, use_bank: bool = True) -> list[dict[str, Tensor] | None]:

@@ -50,14 +50,16 @@ class ResumeInfo:
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
-_READ: dict[Path, ResumeInfo] = {}
+_READ: dict[tuple[Path, int, int], ResumeInfo] = {}
 
 
 def read(path: str | Path) -> ResumeInfo:
     """Load (``weights_only``) and describe a checkpoint; one :class:`CheckpointError` line if unusable."""
     checkpoint = Path(path).expanduser().resolve()
-    if checkpoint in _READ:  # the CLI reads it before Hydra starts, the run reads it again
-        return _READ[checkpoint]
+    stat = checkpoint.stat() if checkpoint.is_file() else None
+    key = (checkpoint, stat.st_mtime_ns, stat.st_size) if stat else None
+    if key in _READ:  # the CLI reads it before Hydra starts, the run reads it again
+        return _READ[key]
     state = load_checkpoint(checkpoint)
     run = state.get("run") or {}
     run_dir = None
@@ -74,7 +76,8 @@ def read(path: str | Path) -> ResumeInfo:
         wandb_id=run.get("wandb_id"),
         history=list(run.get("history", [])),
     )
-    _READ[checkpoint] = info
+    if key is not None:
+        _READ[key] = info
     return info
 
 

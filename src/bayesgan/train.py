@@ -263,7 +263,7 @@ CONFIG_DIR = os.environ.get("BAYESGAN_CONFIG_DIR", str(Path(__file__).resolve().
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def _hydra_main(cfg: DictConfig) -> float | None:
     results = run(cfg)
-    return results["metrics"].get("test/bma_accuracy")  # the value sweepers optimise
+    return results.get("metrics", {}).get("test/bma_accuracy")  # the value sweepers optimise (rank 0)
 
 
 def main() -> None:
@@ -273,7 +273,11 @@ def main() -> None:
     except CheckpointError as error:
         print(f"bayesgan-train: configuration error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
-    _hydra_main()
+    try:
+        _hydra_main()
+    except KeyboardInterrupt:  # Ctrl-C before training started (during training it stops at an iteration)
+        print("bayesgan-train: interrupted before training started; nothing to save", file=sys.stderr)
+        raise SystemExit(130) from None
 
 
 if __name__ == "__main__":
