@@ -110,3 +110,17 @@ def test_report_skips_unfinished_runs(tmp_path, capsys) -> None:
     assert [report.diverged(r) for r in sorted(kept, key=lambda r: r["path"])] == [True, False]
     err = capsys.readouterr().err
     assert "interrupted at iteration 4" in err and "unfinished (0 of ?" in err and "(7 of 10" in err
+
+
+def test_sync_batchnorm_is_refused_rather_than_silently_ignored(make_config, tmp_path, capsys) -> None:
+    # Lightning's SyncBatchNorm conversion only finds torch's BatchNorm classes, never the per-copy layers.
+    cfg = make_config("model=dcgan_small", "dataset=digits", *DDP, "+trainer.sync_batchnorm=true")
+    with pytest.raises(SystemExit) as exit_:
+        run(cfg, output_dir=tmp_path)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("bayesgan-train: configuration error: trainer.sync_batchnorm=true is not supported")
+    assert "\n" not in err
+    module = build(make_config("model=dcgan_small", "dataset=digits"), tmp_path / "plain")[1]
+    converted = torch.nn.SyncBatchNorm.convert_sync_batchnorm(module)  # what sync_batchnorm=true does
+    assert not any(isinstance(m, torch.nn.SyncBatchNorm) for m in converted.modules())  # a no-op
