@@ -97,8 +97,8 @@ def test_debug_fast_runs_every_code_path(make_config, tmp_path: Path) -> None:
     cfg.trainer.enable_progress_bar = False
     results = run(cfg, tmp_path)
     assert results["iterations"] == 6 and results["bank_size"] == 2  # burn-in 2, thin 2: snapshots at 4, 6
-    assert {p.name for p in (tmp_path / "checkpoints").glob("*.ckpt")} == {"step=6.ckpt", "step=12.ckpt",
-                                                                          "last.ckpt"}  # fmt: skip
+    assert {p.name for p in (tmp_path / "checkpoints").glob("*.ckpt")} == {
+        "step_0000006.ckpt", "step_0000012.ckpt", "last.ckpt"}  # fmt: skip
     assert list(tmp_path.rglob("samples/iter_*.png"))  # under the csv logger's version directory
     assert {"coverage/modes", "loss/d"} <= set(json.loads((tmp_path / "results.json").read_text())["metrics"])
     assert (tmp_path / "csv").exists()

@@ -25,7 +25,7 @@ def test_resume_continues_exactly(make_config, tmp_path: Path, sampler: str) -> 
 
     first, _ = _fit(make_config, tmp_path / "resumed", 3, f"sampler={sampler}")
     checkpoint = Path(first.checkpoint_callback.last_model_path)
-    saved = torch.load(checkpoint, weights_only=False)
+    saved = torch.load(checkpoint, weights_only=True)
     assert saved["bayesgan"]["iteration"] == 3
     assert len(saved["bayesgan"]["bank"]["snapshots"]) == 1
 
@@ -43,7 +43,7 @@ def test_resume_continues_exactly(make_config, tmp_path: Path, sampler: str) -> 
 
 def test_checkpoint_restores_global_rng(make_config, tmp_path: Path) -> None:
     trainer, module = _fit(make_config, tmp_path, 2)
-    state = torch.load(trainer.checkpoint_callback.last_model_path, weights_only=False)
+    state = torch.load(trainer.checkpoint_callback.last_model_path, weights_only=True)
     torch.manual_seed(999)
     module.on_load_checkpoint(state)
     assert torch.equal(torch.get_rng_state(), state["bayesgan"]["rng"]["torch"])

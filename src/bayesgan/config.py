@@ -62,6 +62,8 @@ class TrainSchema:
     iterations: int = 1000
     z_prior: ZPrior = ZPrior.uniform
     checkpoint_every: int = 500
+    checkpoint_keep: int = 3
+    divergence_loss: float | None = 1000.0
     ckpt_path: str | None = None
     dataset: Any = MISSING
     model: Any = MISSING
@@ -116,6 +118,10 @@ def check_values(cfg: Any) -> None:
         value = posterior.get(key)
         if value is not None and value < minimum:
             raise ConfigError(f"posterior.{key} must be >= {minimum}{_HINTS.get(key, '')}, got {value}")
+    if cfg.checkpoint_keep < -1:
+        raise ConfigError(f"checkpoint_keep must be >= 0, or -1 to keep all, got {cfg.checkpoint_keep}")
+    if cfg.divergence_loss is not None and not cfg.divergence_loss > 0:  # NaN fails too
+        raise ConfigError(f"divergence_loss must be > 0, or null for no limit, got {cfg.divergence_loss}")
     message = bank_warning(cfg.iterations, cfg.sampler.burn_in, cfg.sampler.thin, cfg.sampler.bank_size)
     if message:
         warnings.warn(message, UserWarning, stacklevel=2)

@@ -25,6 +25,7 @@ WARNINGS = (
     "Using ModelCheckpoint with manual optimization",
     "The number of training batches",
     r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+    "Checkpoint directory .* exists and is not empty",  # a resumed run continues in its own directory
 )
 # Lightning's rank_zero_info / rank_zero_debug write to these loggers.
 _LIGHTNING_LOGGERS = ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero")

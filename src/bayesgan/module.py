@@ -15,10 +15,10 @@ from typing import Any
 import lightning.pytorch as pl
 import numpy as np
 import torch
-from lightning.pytorch.utilities import rank_zero_warn
+from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor
 
-from bayesgan import losses
+from bayesgan import health, losses
 from bayesgan.bank import PosteriorBank
 from bayesgan.ensemble import Ensemble
 from bayesgan.models import Architecture
@@ -37,6 +37,8 @@ class BayesGAN(pl.LightningModule):
     ``batch_size`` the global n. ``observations`` holds every term's weight, whose sums W_d, W_g are the
     samplers' num_data (docs/posterior.md). ``vectorize=False`` runs the copies in a Python loop (same
     numbers, slower; a reference).
+    Training stops cleanly, with ``diverged_at`` and ``divergence`` set, on a non-finite loss, parameter or
+    batch-norm statistic, or a loss above ``divergence_loss`` per likelihood term (None: no such limit).
     """
 
     def __init__(
@@ -52,6 +54,7 @@ class BayesGAN(pl.LightningModule):
         z_prior: str = "uniform",
         seed: int = 0,
         vectorize: bool = True,
+        divergence_loss: float | None = 1e3,
     ) -> None:
         super().__init__()
         if z_prior not in ("uniform", "normal"):
@@ -74,7 +77,9 @@ class BayesGAN(pl.LightningModule):
         )
         self.bank = PosteriorBank(posterior.burn_in, posterior.thin, posterior.bank_size)
         self.iteration = 0
+        self.divergence_loss = divergence_loss
         self.diverged_at: int | None = None
+        self.divergence: str | None = None
 
     # -- optimisation --------------------------------------------------------------------------------------
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
@@ -155,12 +160,16 @@ class BayesGAN(pl.LightningModule):
     def training_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> None:
         d_loss, g_loss = self.update(batch, *self.optimizers(), backward=self.manual_backward)
         self.iteration += 1
-        if not (torch.isfinite(d_loss).all() and torch.isfinite(g_loss).all()):
-            # Stop cleanly (outputs, metrics and the summary are still written) rather than sampling NaNs.
-            self.diverged_at = self.iteration
-            rank_zero_warn(
-                f"non-finite loss at iteration {self.iteration}: training stopped. The step size is too "
-                "large for this model and data; lower sampler.optimizer.lr_per_datum (or lr)."
+        if self.trainer.world_size > 1:
+            health.average_buffers_over_ranks(self, self.trainer.world_size)
+        reason = health.divergence(self, d_loss, g_loss, self.divergence_loss)
+        if reason is not None:
+            # Stop cleanly (outputs, metrics and the summary are still written) rather than sampling NaNs;
+            # checkpoints refuse non-finite state, so the last good one is kept.
+            self.diverged_at, self.divergence = self.iteration, reason
+            rank_zero_info(
+                f"DIVERGED at iteration {self.iteration}: {reason}; training stopped. The step size is too "
+                "large for this model and data: lower sampler.optimizer.lr_per_datum (or lr)."
             )
             self.trainer.should_stop = True
         if self.bank.due(self.iteration) and self.trainer.is_global_zero:
@@ -242,6 +251,7 @@ class BayesGAN(pl.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["bayesgan"] = {
             "iteration": self.iteration,
+            "diverged_at": self.diverged_at,  # such a state is never written (SafeCheckpointIO)
             "bank": self.bank.state_dict(),
             "rng": _global_rng_state(),
         }

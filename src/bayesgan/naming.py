@@ -18,7 +18,15 @@ TOY_DATASETS = frozenset({"ring", "grid", "synthetic"})
 
 # Overrides that a run name states elsewhere (sampler, seed) or that do not change the experiment: these
 # keys exactly, and everything under these prefixes.
-_NOT_IN_NAME = {"sampler", "seed", "experiment", "hparams_search", "debug", "trainer.enable_progress_bar"}
+_NOT_IN_NAME = {
+    "sampler",
+    "seed",
+    "experiment",
+    "hparams_search",
+    "debug",
+    "trainer.enable_progress_bar",
+    "ckpt_path",
+}
 _PREFIXES_NOT_IN_NAME = ("hydra", "logger")
 
 

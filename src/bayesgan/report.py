@@ -74,7 +74,7 @@ def collect(roots: Iterable[str | Path]) -> list[dict[str, Any]]:
         else:
             _warn(f"{root} does not exist")
             continue
-        runs.extend(run for run in map(_read, paths) if run is not None)
+        runs.extend(run for run in map(_read, paths) if run is not None and not _unfinished(run))
     return runs
 
 
@@ -92,6 +92,20 @@ def with_null_rows(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             choices = {**(run.get("choices") or {}), "sampler": NULL_ROW}
             nulls[key] = {**run, "choices": choices, "metrics": null}
     return [*runs, *nulls.values()]
+
+
+def _unfinished(run: dict[str, Any]) -> bool:
+    """An interrupted run, or one that recorded fewer iterations than planned without diverging, is not a
+    result: it is skipped with a warning (a diverged run is a result, and is counted as diverged)."""
+    done, planned = run.get("iterations"), run.get("planned_iterations")
+    if run.get("interrupted_at") is not None:
+        why = f"interrupted at iteration {run['interrupted_at']}; resume it with ckpt_path="
+    elif done == 0 or (planned is not None and done is not None and done < planned and not diverged(run)):
+        why = f"unfinished ({done} of {planned if planned is not None else '?'} iterations)"
+    else:
+        return False
+    _warn(f"skipping {run['path']}: {why}")
+    return True
 
 
 def field(run: dict[str, Any], name: str) -> Any:
@@ -156,8 +170,11 @@ def summarize(
 
 def diverged(run: dict[str, Any]) -> bool:
     """Any non-finite metric, losses included: a NaN run can still report finite evaluation metrics (e.g.
-    zero modes captured), so the tables flag it from every key."""
-    return any(isinstance(v, float) and not math.isfinite(v) for v in run["metrics"].values())
+    zero modes captured), so the tables flag it from every key; and a run flagged ``diverged_at`` (an exploded
+    but finite loss) is one too."""
+    return run.get("diverged_at") is not None or any(
+        isinstance(v, float) and not math.isfinite(v) for v in run["metrics"].values()
+    )
 
 
 def _sort_key(key: tuple[str, ...]) -> tuple[tuple[int, int, str], ...]:

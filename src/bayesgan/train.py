@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -17,10 +20,13 @@ from hydra.types import RunMode
 from hydra.utils import instantiate
 from lightning.pytorch import Callback, Trainer, seed_everything
 from lightning.pytorch.callbacks import ProgressBar
-from lightning.pytorch.utilities import rank_zero_info
+from lightning.pytorch.loggers import WandbLogger
+from lightning.pytorch.strategies.launchers import _MultiProcessingLauncher
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from bayesgan import cli_errors, config, console, naming, preflight, results_file
+from bayesgan import cli_errors, config, console, naming, preflight, results, results_file, resume
+from bayesgan.callbacks import RunRecord, SaveOnInterrupt
+from bayesgan.checkpointing import CheckpointError, SafeCheckpointIO
 from bayesgan.config import ConfigError
 from bayesgan.data.files import DatasetError
 from bayesgan.module import BayesGAN
@@ -45,12 +51,22 @@ def compose_config(overrides: Sequence[str], output_dir: Path) -> DictConfig:
     return cfg
 
 
-def build(cfg: DictConfig, output_dir: Path) -> tuple[Trainer, BayesGAN, Any]:
-    """Instantiate data, model, sampler, loggers, callbacks and trainer; raises on any bad value."""
+def build(
+    cfg: DictConfig, output_dir: Path, record: RunRecord | None = None
+) -> tuple[Trainer, BayesGAN, Any]:
+    """Instantiate data, model, sampler, loggers, callbacks and trainer; raises on any bad value.
+
+    Always installed: atomic, finite-only checkpoint writes and safe loads (``SafeCheckpointIO``), Ctrl-C at
+    an iteration boundary (``SaveOnInterrupt``) and the run record (a default one unless ``record``)."""
     config.check_values(cfg)
     _refuse_relaunching_ddp_in_multirun(cfg)
     world_size = preflight.check_devices(cfg.trainer)
     preflight.check_wandb_login(cfg.get("logger"))
+    if cfg.trainer.get("sync_batchnorm"):
+        raise ConfigError(
+            "trainer.sync_batchnorm=true is not supported: each posterior copy's batch norm normalises with "
+            "its own rank's batch (Lightning's SyncBatchNorm cannot reach the vectorized per-copy layers)"
+        )
     _restore_master_port()
     seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = instantiate(cfg.dataset, seed=cfg.seed)
@@ -77,13 +93,18 @@ def build(cfg: DictConfig, output_dir: Path) -> tuple[Trainer, BayesGAN, Any]:
         num_labelled=datamodule.n_labels,
         z_prior=cfg.z_prior.value,
         seed=cfg.seed,
+        divergence_loss=cfg.divergence_loss,
     )
     try:  # sampler hyperparameters are checked now, not after the trainer starts
         module.configure_optimizers()
     except ValueError as error:
         raise ConfigError(config.qualify("sampler.optimizer", str(error))) from None
     loggers = [instantiate(cfg.logger)] if cfg.logger else []
+    if any(isinstance(logger, WandbLogger) for logger in loggers):
+        # Spawned DDP ranks attach to the run without its directory: they would write media to ./wandb.
+        os.environ["WANDB_DIR"] = str(output_dir)
     callbacks: list[Callback] = [instantiate(c) for c in (cfg.callbacks or {}).values() if c]
+    callbacks += [SaveOnInterrupt(output_dir / "checkpoints"), record or _record(cfg, output_dir)]
     if not cfg.trainer.get("enable_progress_bar", True):  # Lightning refuses a bar it was told not to show
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
     trainer = instantiate(
@@ -92,6 +113,7 @@ def build(cfg: DictConfig, output_dir: Path) -> tuple[Trainer, BayesGAN, Any]:
         logger=loggers or False,
         callbacks=callbacks,
         default_root_dir=str(output_dir),
+        plugins=[SafeCheckpointIO()],
     )
     return trainer, module, datamodule
 
@@ -100,30 +122,52 @@ def run(cfg: DictConfig, output_dir: Path | None = None) -> dict[str, Any]:
     """Train one configuration; returns (and writes to ``results.json``) its final metrics.
 
     A configuration refused before training exits with status 2 and one line on stderr; in a Hydra job
-    (``output_dir`` None) the run directory Hydra created for it is removed again."""
+    (``output_dir`` None) the run directory Hydra created for it is removed again. With ``ckpt_path`` the
+    checkpoint's run continues: its configuration is checked against this one (see :mod:`bayesgan.resume`),
+    its W&B run id reused and the changes printed and recorded."""
     hydra_job = output_dir is None
     output_dir = Path(output_dir or HydraConfig.get().runtime.output_dir)
     console.quiet()  # again here: a joblib worker gets the task function, not this module's import
     try:
-        trainer, module, datamodule = build(cfg, output_dir)
+        record = _record(cfg, output_dir, _resume(cfg) if cfg.ckpt_path else None)
+        trainer, module, datamodule = build(cfg, output_dir, record)
         _start_loggers(trainer, cfg)
     except (ConfigError, InstantiationException, ValueError, TypeError, OSError) as error:
-        _refuse(config.describe(error), output_dir if hydra_job else None)
+        _refuse(config.describe(error), output_dir if hydra_job and not cfg.ckpt_path else None)
     except _logger_errors() as error:
         _refuse(
             f"logger: W&B could not start ({cli_errors.one_line(error)}); run `wandb login` or set "
             "WANDB_API_KEY, or log offline with logger.mode=offline",
-            output_dir if hydra_job else None,
+            output_dir if hydra_job and not cfg.ckpt_path else None,
         )
+    results_path = output_dir / "results.json"
+    results_path.unlink(missing_ok=True)  # a resumed run's old results must not pass for this run's
     try:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+        with _parent_ignores_sigint(trainer):
+            trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+    except OSError as error:  # e.g. a full disk: checkpoints are written atomically, the last good one stays
+        print(f"bayesgan-train: error: {' '.join(str(error).split())}", file=sys.stderr)
+        raise SystemExit(1) from None
+    except (RuntimeError, KeyError) as error:
+        if not cfg.ckpt_path or record.started:
+            raise
+        # Only a checkpoint without a saved configuration gets this far with another configuration.
+        first = " ".join(str(error).split())
+        first = first if len(first) < 300 else first[:300] + "..."
+        print(
+            f"bayesgan-train: configuration error: ckpt_path={cfg.ckpt_path} does not fit this configuration "
+            f"({type(error).__name__}: {first}); it holds no saved configuration (an older bayesgan), so "
+            "repeat the original run's overrides with it",
+            file=sys.stderr,
+        )
+        raise SystemExit(2) from None
     finally:
         _finish_wandb_run()
-    results = _results(cfg, trainer, module)
-    if trainer.is_global_zero:
-        (output_dir / "results.json").write_text(results_file.encode(results))
-        _print_summary(output_dir, trainer, results)
-    return results
+    # Written by the training process itself (rank 0, a spawned worker included): read it back here.
+    outcome = results_file.decode(results_path.read_text()) if results_path.exists() else {}
+    if outcome.get("interrupted_at") is not None:
+        raise SystemExit(130)  # the shell's code for Ctrl-C, after a clean stop and save
+    return outcome
 
 
 def _start_loggers(trainer: Trainer, cfg: DictConfig) -> None:
@@ -150,20 +194,58 @@ def _remove_unused_sweep_dir() -> None:
         cli_errors.remove_unused_sweep_dir(cli_errors.sweep_dir)
 
 
-def _results(cfg: DictConfig, trainer: Trainer, module: BayesGAN) -> dict[str, Any]:
-    metrics: dict[str, Any] = {}
-    for callback in trainer.callbacks:
-        metrics.update(getattr(callback, "latest", {}) or {})
-    metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("loss/")})
-    return {
+def _record(cfg: DictConfig, output_dir: Path, info: resume.ResumeInfo | None = None) -> RunRecord:
+    resolved = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+    overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+    history = []
+    if info is not None:
+        changes = resume.check(info, resolved, typed=[o for o in overrides if o not in info.overrides])
+        print(f"Resuming {info.checkpoint} at iteration {info.iteration} in {output_dir}", file=sys.stderr)
+        for key, (old, new) in changes.items():
+            print(f"  {key}: {old} -> {new} (applied)", file=sys.stderr)
+        history = [
+            *info.history,
+            {"iteration": info.iteration, "checkpoint": str(info.checkpoint), "changes": changes},
+        ]
+    header = {
         "experiment": cfg.experiment_name,
         "choices": _choices(),
         "seed": cfg.seed,
-        "iterations": module.iteration,
-        "bank_size": len(module.bank),
-        "diverged_at": module.diverged_at,
-        "metrics": metrics,
+        "planned_iterations": cfg.iterations,
+        "resumed": history,
     }
+    return RunRecord(
+        config=resolved,
+        overrides=[o for o in overrides if not o.startswith(("ckpt_path=", "hydra."))],
+        run_dir=output_dir,
+        history=history,
+        finish=functools.partial(results.finish, header, output_dir),
+    )
+
+
+def _resume(cfg: DictConfig) -> resume.ResumeInfo:
+    try:
+        info = resume.read(cfg.ckpt_path)
+    except CheckpointError as error:
+        raise ConfigError(str(error)) from None
+    if info.wandb_id and cfg.logger and str(cfg.logger.get("_target_", "")).endswith("WandbLogger"):
+        with open_dict(cfg):
+            cfg.logger.id = info.wandb_id  # the same W&B run continues
+    return info
+
+
+@contextlib.contextmanager
+def _parent_ignores_sigint(trainer: Trainer) -> Iterator[None]:
+    # Under ddp_spawn the ranks stop themselves at an iteration boundary on Ctrl-C; the waiting parent must
+    # not turn the signal into a KeyboardInterrupt, on which Lightning kills them mid-iteration.
+    if not isinstance(trainer.strategy.launcher, _MultiProcessingLauncher):
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, lambda *_: None)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _choices() -> dict[str, str]:
@@ -173,34 +255,6 @@ def _choices() -> dict[str, str]:
     return {
         group: str(choices[group]) for group in ("dataset", "model", "sampler", "trainer") if group in choices
     }
-
-
-def _print_summary(output_dir: Path, trainer: Trainer, results: dict[str, Any]) -> None:
-    lines = [f"Run directory: {output_dir}"]
-    checkpoint = trainer.checkpoint_callback
-    if checkpoint is not None and checkpoint.last_model_path:
-        lines.append(f"Checkpoint:    {checkpoint.last_model_path}")
-    for callback in trainer.callbacks:
-        if getattr(callback, "last_path", None):
-            lines.append(f"Samples:       {callback.last_path}")
-    lines.append(f"Metrics:       {output_dir / 'results.json'}")
-    lines += [f"Profile:       {path}" for path in sorted(output_dir.glob("*profile*.txt"))]
-    metrics = results["metrics"]
-    if results["diverged_at"] is not None:
-        lines.append(
-            f"DIVERGED at iteration {results['diverged_at']} (non-finite loss): metrics below are NaN."
-        )
-    if "test/bma_accuracy" in metrics:
-        lines.append(
-            f"Final test accuracy (Bayesian model average): {metrics['test/bma_accuracy']:.4f}"
-            f"   (mean per posterior sample: {metrics.get('test/member_accuracy', float('nan')):.4f})"
-        )
-    if "coverage/modes" in metrics:
-        lines.append(
-            f"Modes captured: {metrics['coverage/modes']:.0f}   "
-            f"high quality: {metrics['coverage/high_quality']:.1f}%"
-        )
-    rank_zero_info("\n".join(lines))
 
 
 def _refuse_relaunching_ddp_in_multirun(cfg: DictConfig) -> None:
@@ -257,16 +311,29 @@ def _hydra_main(cfg: DictConfig) -> float | None:
     global _task_started
     _task_started = True
     results = run(cfg)
-    return results["metrics"].get("test/bma_accuracy")  # the value sweepers optimise
+    return results.get("metrics", {}).get("test/bma_accuracy")  # the value sweepers optimise (rank 0)
 
 
 def main() -> None:
     """``bayesgan-train``: Hydra's entry point, with its composition and run-directory errors as one line.
+    ``ckpt_path=...`` alone continues that run: its saved overrides come first.
 
     HYDRA_FULL_ERROR makes Hydra raise instead of printing its multi-line report; a user who sets it
     themselves gets Hydra's full traceback, untouched."""
     global _task_started
     _task_started, cli_errors.sweep_dir = False, None
+    try:
+        sys.argv[1:] = resume.expand_argv(sys.argv[1:])
+    except CheckpointError as error:
+        cli_errors.refuse(str(error))
+    try:
+        _run_hydra()
+    except KeyboardInterrupt:  # Ctrl-C before training started (during training it stops at an iteration)
+        print("bayesgan-train: interrupted before training started; nothing to save", file=sys.stderr)
+        raise SystemExit(130) from None
+
+
+def _run_hydra() -> None:
     if os.environ.get("HYDRA_FULL_ERROR"):
         _hydra_main()
         return

@@ -47,6 +47,8 @@ class PeriodicCallback(Callback):
             self.run(trainer, pl_module)
 
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if any(getattr(c, "interrupted_at", None) is not None for c in getattr(trainer, "callbacks", [])):
+            return  # stopped by Ctrl-C: the user wants out, and an unfinished run has no final metrics
         self.run(trainer, pl_module)
 
     def run(self, trainer: Trainer, pl_module: LightningModule) -> dict[str, float]:

@@ -13,7 +13,6 @@ from torch import Tensor
 
 from bayesgan.callbacks.base import (
     PeriodicCallback,
-    datamodule_attr,
     draw_z,
     log_metrics,
     output_dir,
@@ -64,9 +63,10 @@ class MCMCDiagnostics(PeriodicCallback):
                 "g_output_norm": fakes.flatten(2).norm(dim=-1).mean(1),
                 "d_weight_norm": weight_norms(pl_module.discriminator),
             }
-            splits = datamodule_attr(trainer, "splits")
-            if splits is not None:
-                real = splits.train_x[: self.num_inputs].to(pl_module.device)
+            datamodule = getattr(trainer, "datamodule", None)
+            if datamodule is not None and getattr(datamodule, "splits", None) is not None:
+                count = min(self.num_inputs, datamodule.num_train)
+                real = datamodule.train_images(torch.arange(count)).to(pl_module.device)
                 logits = pl_module.discriminator(real, shared_input=True)  # [Cd, n, L]
                 score = logits.logsumexp(-1) if logits.shape[-1] > 1 else logits[..., 0]
                 out["d_output"] = score.mean(1)

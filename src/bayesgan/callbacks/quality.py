@@ -23,8 +23,7 @@ from bayesgan.seeding import derived_generator, mix_seed
 
 def real_images(datamodule: Any, idx: Tensor) -> Tensor:
     """Training images ``idx`` of a datamodule (stacked datasets build theirs from index triples)."""
-    build = getattr(datamodule, "train_images", None)
-    return build(idx) if callable(build) else datamodule.splits.train_x[idx]
+    return datamodule.train_images(idx)
 
 
 def per_generator_means(rows: list[dict[str, float]]) -> dict[str, float]:

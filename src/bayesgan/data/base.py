@@ -181,6 +181,11 @@ class GANDataModule(LightningDataModule):
     def num_classes(self) -> int | None:
         return self._splits().num_classes
 
+    def train_images(self, idx: Tensor) -> Tensor:
+        """Training examples ``idx`` as the networks see them (a dataset stored in another form, e.g. stacked
+        digits as index triples, overrides this)."""
+        return self._splits().train_x[idx]
+
     @property
     def num_train(self) -> int:
         return self._splits().train_x.shape[0]
