@@ -147,3 +147,14 @@ def test_unreadable_checkpoint_on_the_cli_is_one_line(tmp_path: Path) -> None:
         "not a complete torch checkpoint archive); use another checkpoint"
     ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last.ckpt"]  # no run directory made
+
+
+def test_a_refused_resume_on_the_cli_leaves_the_run_untouched(finished_run: Path) -> None:
+    before = {p: p.read_bytes() for p in finished_run.rglob("*") if p.is_file() and "wandb" not in p.parts}
+    checkpoint = finished_run / "checkpoints" / "last.ckpt"
+    done = _cli(f"ckpt_path={checkpoint}", "posterior.J_g=4", cwd=finished_run.parent)
+    assert done.returncode == 2
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "posterior.J_g (checkpoint: 2, now: 4)" in lines[0], done.stderr
+    after = {p: p.read_bytes() for p in finished_run.rglob("*") if p.is_file() and "wandb" not in p.parts}
+    assert after == before  # .hydra/config.yaml still records the run's real configuration

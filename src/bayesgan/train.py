@@ -306,6 +306,25 @@ CONFIG_DIR = os.environ.get("BAYESGAN_CONFIG_DIR", str(Path(__file__).resolve().
 _task_started = False  # whether Hydra got as far as calling the task (errors after that are not Hydra's)
 
 
+def _check_resume_before_hydra(argv: list[str]) -> None:
+    # A refused resume must fail before Hydra rewrites the run's .hydra/ files with the refused config.
+    value = next((a.split("=", 1)[1] for a in reversed(argv) if a.startswith("ckpt_path=")), None)
+    if value is None or {"-m", "--multirun"} & set(argv):
+        return
+    info = resume.read(value.strip("'\""))
+    overrides = [a for a in argv if "=" in a and not a.startswith(("-", "hydra."))]
+    if info.config is None or info.run_dir is None:
+        return
+    try:
+        cfg = compose_config(overrides, info.run_dir)
+    except Exception:  # a bad override: Hydra reports it in its own words next
+        return
+    finally:
+        GlobalHydra.instance().clear()
+    resolved = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+    resume.check(info, resolved, typed=[o for o in overrides if o not in info.overrides])
+
+
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def _hydra_main(cfg: DictConfig) -> float | None:
     global _task_started
@@ -324,7 +343,8 @@ def main() -> None:
     _task_started, cli_errors.sweep_dir = False, None
     try:
         sys.argv[1:] = resume.expand_argv(sys.argv[1:])
-    except CheckpointError as error:
+        _check_resume_before_hydra(sys.argv[1:])
+    except (CheckpointError, ConfigError) as error:
         cli_errors.refuse(str(error))
     try:
         _run_hydra()
