@@ -8,10 +8,10 @@ Cases (each run is ``bayesgan-train <case overrides> sampler=<s> seed=<k>`` at t
 
 Each finished run leaves a small summary ``<results>/<case>/<sampler>/seed<k>.json`` (committed under
 bench/results/compare/); a rerun skips runs whose summary exists and reprints the tables. An interrupted GAN
-run continues from its ``last.ckpt`` (saved every ``checkpoint_every`` iterations and on Ctrl-C); its
-summary's ``wall_s`` then counts the last session only. Seeds are paired
-across samplers (same data, labelled subset and evaluation latents), so each Bayesian-vs-ML difference is
-reported as a paired mean with a bootstrap 95 % interval over seeds.
+run continues from the newer of ``last.ckpt`` (every ``checkpoint_every`` iterations) and
+``interrupted.ckpt`` (written on Ctrl-C); its summary's ``wall_s`` then counts the last session only. Seeds
+are paired across samplers (same data, labelled subset and evaluation latents), so each Bayesian-vs-ML
+difference is reported as a paired mean with a bootstrap 95 % interval over seeds.
 
     python bench/compare.py                                     # everything still missing, then the tables
     python bench/compare.py --only ring_pacgan --samplers ml    # one part
@@ -177,10 +177,12 @@ def run_missing(args: argparse.Namespace) -> None:
         print(f"[{i}/{len(todo)}] {case} {sampler} seed={seed} ...", end=" ", flush=True)
         t0 = time.perf_counter()
         run_dir = args.runs / case / sampler / f"seed{seed}"
-        last = run_dir / "checkpoints" / "last.ckpt"
-        if sampler != "supervised" and last.exists():  # an interrupted run continues where it stopped
-            print(f"(resuming {last})", end=" ", flush=True)
-            overrides = [*overrides, f"ckpt_path={last.resolve()}"]
+        saved = [run_dir / "checkpoints" / n for n in ("last.ckpt", "interrupted.ckpt")]
+        saved = [p for p in saved if p.exists()]
+        if sampler != "supervised" and saved:  # an interrupted run continues where it stopped
+            newest = max(saved, key=lambda p: p.stat().st_mtime)
+            print(f"(resuming {newest})", end=" ", flush=True)
+            overrides = [*overrides, f"ckpt_path={newest.resolve()}"]
         results = (train_baseline if sampler == "supervised" else train_gan)(overrides, run_dir)
         wall = time.perf_counter() - t0
         path = result_path(args.results, case, sampler, seed)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import os
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,29 @@ def test_tables_show_null_row_and_paired_differences_over_shared_seeds() -> None
     cells = [c.strip() for c in diff_line.strip("|").split("|")]
     assert cells[1:4] == ["2", "+1.5 [+1, +2]", "-10 [-10, -10]"]
     assert not math.isnan(float(cells[4].split()[0]))
+
+
+METRICS = {"coverage/modes": 8.0, "coverage/high_quality": 90.0, "coverage/reverse_kl": 0.1}
+
+
+def test_an_interrupted_run_resumes_from_its_newest_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = compare.parse_args(["--only", "ring_pacgan", "--samplers", "sghmc", "--seeds", "1"])
+    args.results, args.runs = tmp_path / "results", tmp_path / "runs"
+    checkpoints = args.runs / "ring_pacgan" / "sghmc" / "seed1" / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    (checkpoints / "last.ckpt").write_text("older")
+    (checkpoints / "interrupted.ckpt").write_text("newer")
+    os.utime(checkpoints / "last.ckpt", (1, 1))
+    seen = []
+
+    def fake_train(overrides: list[str], run_dir: Path) -> dict:
+        seen.append(overrides)
+        return {"iterations": 15000, "metrics": METRICS}
+
+    monkeypatch.setattr(compare, "train_gan", fake_train)
+    compare.run_missing(args)
+    assert seen[0][-1] == f"ckpt_path={(checkpoints / 'interrupted.ckpt').resolve()}"
+    saved = json.loads(compare.result_path(args.results, "ring_pacgan", "sghmc", 1).read_text())
+    assert saved["metrics"] == METRICS and saved["seed"] == 1

@@ -64,4 +64,7 @@ def print_summary(output_dir: Path, trainer: Trainer, results: dict[str, Any]) -
             f"Modes captured: {metrics['coverage/modes']:.0f}   "
             f"high quality: {metrics['coverage/high_quality']:.1f}%"
         )
+        if "null/modes" in metrics:  # what a structureless reference scores, so the line reads honestly
+            null_modes, null_hq = metrics["null/modes"], metrics["null/high_quality"]
+            lines.append(f"Null (structureless): {null_modes:.0f} modes, {null_hq:.1f}%")
     rank_zero_info("\n".join(lines))
