@@ -98,11 +98,10 @@ def test_quality_callback_writes_every_metric(
 @pytest.mark.slow
 def test_real_stacked_mnist_classifier_and_modes(tmp_path: Path) -> None:
     # The protocol's classifier must be good (>= 99 %), and real stacked MNIST must show ~all 1,000 modes.
-    from test_real_datasets import real_root
-
     from bayesgan.data.idx import MnistDataModule
     from bayesgan.evaluation import DomainFeatures, domain_classifier
     from bayesgan.metrics.stacked import StackedModes
+    from test_real_datasets import real_root
 
     root = real_root("mnist")
     if root is None:
