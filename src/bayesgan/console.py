@@ -26,6 +26,8 @@ WARNINGS = (
     "The number of training batches",
     r"`isinstance\(treespec, LeafSpec\)` is deprecated",
     "Checkpoint directory .* exists and is not empty",  # a resumed run continues in its own directory
+    # The classifier score keeps its features by design: a bounded number of samples per evaluation.
+    "Metric `InceptionScore` will save all extracted features",
 )
 # Lightning's rank_zero_info / rank_zero_debug write to these loggers.
 _LIGHTNING_LOGGERS = ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero")
