@@ -4,6 +4,9 @@ one-line errors for bad input."""
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import io
 import json
 import math
 import os
@@ -63,14 +66,27 @@ def digits_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def cli(command: str, *args: object) -> subprocess.CompletedProcess[str]:
+    """The command run in this process (its ``main``), as a completed process: exit code, stdout, stderr."""
+    main = importlib.import_module(f"bayesgan.cli.{command}").main
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main([str(a) for a in args])
+        except SystemExit as exit_:
+            code = int(exit_.code or 0)
+    return subprocess.CompletedProcess(command, code, out.getvalue(), err.getvalue())
+
+
+def test_commands_run_as_modules(ring_run: Path, tmp_path: Path) -> None:
     env = os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
-    return subprocess.run(
-        [sys.executable, "-m", f"bayesgan.cli.{command}", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
+    argv = [sys.executable, "-m", "bayesgan.cli.sample", ring_run, "--num", 3, "--out", tmp_path / "s.npz"]
+    done = subprocess.run([str(a) for a in argv], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert npz(tmp_path / "s.npz")["samples"].shape == (3, 2)
+    bad = [sys.executable, "-m", "bayesgan.cli.evaluate", str(tmp_path / "nope")]
+    done = subprocess.run(bad, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 2 and done.stderr.startswith("bayesgan-evaluate: error:"), done.stderr
 
 
 def npz(path: Path) -> dict[str, np.ndarray]:
