@@ -116,9 +116,12 @@ def test_sample_same_seed_same_output_other_seed_differs(ring_run: Path, tmp_pat
             cli("sample", ring_run, "--num", 9, "--out", tmp_path / f"{name}.npz", "--seed", seed).returncode
             == 0
         )
-    a, b, c = (npz(tmp_path / f"{n}.npz")["samples"] for n in "abc")
-    np.testing.assert_array_equal(a, b)
-    assert not np.allclose(a, c)
+        per = ("--per-generator", "--out", tmp_path / f"{name}_rows.npz")
+        assert cli("sample", ring_run, "--num", 9, *per, "--seed", seed).returncode == 0
+    for suffix in ("", "_rows"):  # pooled, and every posterior sample's own draws
+        a, b, c = (npz(tmp_path / f"{n}{suffix}.npz")["samples"] for n in "abc")
+        np.testing.assert_array_equal(a, b)
+        assert not np.isclose(a, c).any(axis=-1).all()
 
 
 def test_sample_png_for_images_has_one_row_per_posterior_sample(digits_run: Path, tmp_path: Path) -> None:

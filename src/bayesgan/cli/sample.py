@@ -54,7 +54,8 @@ def write(run: LoadedRun, samples: Tensor, labels: list[str], out: Path) -> None
         modes = getattr(run.datamodule, "modes", None)
         save_png(scatter_plot(points, modes, groups=groups, labels=labels or None), out)
     elif len(shape) == 3 and shape[0] in (1, 3):
-        rows = samples if labels else samples.unsqueeze(0)
+        columns = 8 if samples.shape[0] % 8 == 0 else samples.shape[0]  # pooled: rows of 8 when they fit
+        rows = samples if labels else samples.reshape(-1, columns, *shape)
         save_png(labelled_grid(rows, labels or None), out)
     else:
         refuse(PROG, f"--out {out}: data of shape {shape} has no picture; write .npz instead")
