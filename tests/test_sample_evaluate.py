@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from hydra.core.global_hydra import GlobalHydra
 from PIL import Image
 
@@ -172,12 +173,29 @@ def test_evaluate_recomputes_final_accuracy(digits_run: Path) -> None:
         ("evaluate", ["{missing}"], "no such run directory or checkpoint file"),
         ("evaluate", ["{run}", "fid_of_nothing"], "available for this run: accuracy, coverage, diagnostics"),
         ("sample", ["{run}", "--out", "x.jpg"], "expected a .png or .npz"),
+        ("sample", ["{empty_run}"], "checkpoints/last.ckpt in this run directory"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(ring_run: Path, tmp_path: Path, command, args, expected) -> None:
     readme = Path(__file__).resolve().parents[1] / "README.md"
-    values = {"missing": tmp_path / "nope", "readme": readme, "run": ring_run}
+    (tmp_path / "empty_run" / "checkpoints").mkdir(parents=True)
+    values = {
+        "missing": tmp_path / "nope",
+        "readme": readme,
+        "run": ring_run,
+        "empty_run": tmp_path / "empty_run",
+    }
     done = cli(command, *[a.format(**values) for a in args])
     assert done.returncode == 2
     assert expected in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert done.stderr.startswith(f"bayesgan-{command}: error:")
+
+
+def test_a_gpu_ddp_run_is_evaluated_on_this_cpu(ring_run: Path, tmp_path: Path) -> None:
+    # The saved config of a run trained on 2 GPUs with DDP: rebuilding must not ask for those devices.
+    state = torch.load(ring_run / "checkpoints" / "last.ckpt", weights_only=True)
+    state["run"]["config"]["trainer"] |= {"accelerator": "gpu", "devices": 2, "strategy": "ddp"}
+    torch.save(state, tmp_path / "gpu.ckpt")
+    done = cli("sample", tmp_path / "gpu.ckpt", "--num", 4, "--out", tmp_path / "s.npz")
+    assert done.returncode == 0, done.stderr
+    assert npz(tmp_path / "s.npz")["samples"].shape == (4, 2)

@@ -11,7 +11,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, NoReturn
 
-from omegaconf import OmegaConf
+from omegaconf import OmegaConf, open_dict
 
 from bayesgan import cli_errors, resume
 from bayesgan.checkpointing import CheckpointError, load_checkpoint
@@ -55,7 +55,13 @@ def load_run(target: str | Path, prog: str) -> LoadedRun:
 
     checkpoint = checkpoint_path(target)
     if not checkpoint.exists():
-        refuse(prog, f"{target}: no such run directory or checkpoint file")
+        has_dir = Path(target).expanduser().is_dir()
+        refuse(
+            prog,
+            f"{target}: no {checkpoint} in this run directory; give one of its checkpoint files"
+            if has_dir
+            else f"{target}: no such run directory or checkpoint file",
+        )
     try:
         info = resume.read(checkpoint)
         state = load_checkpoint(checkpoint)
@@ -69,8 +75,12 @@ def load_run(target: str | Path, prog: str) -> LoadedRun:
         refuse(
             prog, f"{checkpoint}: its saved configuration does not validate ({cli_errors.one_line(error)})"
         )
-    cfg.logger = None  # evaluation logs nowhere and starts no W&B run
-    cfg.ckpt_path = None
+    with open_dict(cfg):
+        cfg.logger = None  # evaluation logs nowhere and starts no W&B run
+        cfg.ckpt_path = None
+        # One process on this machine's CPU, wherever the run trained (a GPU or DDP run included).
+        for key, value in {"accelerator": "cpu", "devices": 1, "num_nodes": 1, "strategy": "auto"}.items():
+            cfg.trainer[key] = value
     try:
         # The Trainer is never fitted (nothing is written); config warnings were shown at training time.
         with tempfile.TemporaryDirectory() as scratch, warnings.catch_warnings():
