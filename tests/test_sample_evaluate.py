@@ -174,6 +174,7 @@ def test_evaluate_recomputes_final_accuracy(digits_run: Path) -> None:
         ("evaluate", ["{run}", "fid_of_nothing"], "available for this run: accuracy, coverage, diagnostics"),
         ("sample", ["{run}", "--out", "x.jpg"], "expected a .png or .npz"),
         ("sample", ["{empty_run}"], "checkpoints/last.ckpt in this run directory"),
+        ("evaluate", ["{run}", "--out", "{run}/results.json"], "results.json is the training run's own"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(ring_run: Path, tmp_path: Path, command, args, expected) -> None:
@@ -199,3 +200,10 @@ def test_a_gpu_ddp_run_is_evaluated_on_this_cpu(ring_run: Path, tmp_path: Path) 
     done = cli("sample", tmp_path / "gpu.ckpt", "--num", 4, "--out", tmp_path / "s.npz")
     assert done.returncode == 0, done.stderr
     assert npz(tmp_path / "s.npz")["samples"].shape == (4, 2)
+
+
+def test_evaluate_says_when_a_metric_does_not_apply(ring_run: Path, tmp_path: Path) -> None:
+    done = cli("evaluate", ring_run, "accuracy", "--out", tmp_path / "eval.json")
+    assert done.returncode == 0, done.stderr
+    assert "accuracy: does not apply to this run" in done.stderr  # unlabelled ring data: no test/* metrics
+    assert json.loads((tmp_path / "eval.json").read_text())["metrics"] == {}

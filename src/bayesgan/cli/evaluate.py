@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
 import torch
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 
-from bayesgan import results_file
+from bayesgan import cli_errors, results_file
 from bayesgan.callbacks.base import PeriodicCallback
 from bayesgan.callbacks.samples import SampleGrid
 from bayesgan.checkpointing import atomic_save_text
@@ -30,7 +32,10 @@ def evaluators(run: LoadedRun) -> dict[str, PeriodicCallback]:
     for name, spec in (run.config.get("callbacks") or {}).items():
         if not spec:
             continue
-        callback = instantiate(spec)
+        try:
+            callback = instantiate(spec)
+        except InstantiationException as error:
+            refuse(PROG, f"callbacks.{name} of this run cannot be built: {cli_errors.one_line(error)[:200]}")
         if isinstance(callback, PeriodicCallback) and not isinstance(callback, SampleGrid):
             found[name] = callback
     return found
@@ -48,7 +53,10 @@ def evaluate(run: LoadedRun, names: list[str] | None = None) -> dict[str, float]
     metrics: dict[str, float] = {}
     for name in chosen:
         with torch.no_grad():
-            metrics |= available[name].run(context, run.module)
+            found = available[name].run(context, run.module)
+        if not found:  # e.g. accuracy of an unsupervised run: the callback skips itself, as in training
+            print(f"{PROG}: {name}: does not apply to this run (no metrics)", file=sys.stderr)
+        metrics |= found
     return metrics
 
 
@@ -58,11 +66,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("metrics", nargs="*", help="callback names to evaluate (default: all of the run's)")
     parser.add_argument("--out", type=Path, default=None, help=f"default: <run>/{EVALUATION_FILE}")
     args = parser.parse_args(argv)
+    if args.out is not None and args.out.name == "results.json":
+        refuse(PROG, f"--out {args.out}: results.json is the training run's own record; choose another name")
     run = load_run(args.run, PROG)
     metrics = evaluate(run, args.metrics)
     out = args.out or (run.run_dir or run.checkpoint.parent) / EVALUATION_FILE
-    if out.name == "results.json":
-        refuse(PROG, f"--out {out}: results.json is the training run's own record; choose another name")
     record: dict[str, Any] = {
         "checkpoint": str(run.checkpoint),
         "iterations": run.module.iteration,
