@@ -13,7 +13,7 @@ from hydra.utils import get_class, instantiate
 from omegaconf import OmegaConf
 
 from bayesgan import config
-from bayesgan.train import run
+from bayesgan.train import build, run
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
@@ -233,3 +233,15 @@ def test_pacgan_presets_follow_the_protocol_per_sampler(make_config, name: str, 
         spec = instantiate(cfg.sampler)  # Adam's settings must not leak into the other samplers
         assert (spec.name, spec.J_g, spec.J_d, spec.M) == (sampler, 2, 1, 2)
         assert cfg.model == ml.model and cfg.dataset == ml.dataset and cfg.iterations == ml.iterations
+
+
+def test_experiment_tuning_callbacks_combines_with_callbacks_none(make_config, tmp_path: Path) -> None:
+    """experiment=ring sets callbacks.samples/coverage intervals; with callbacks=none those entries have no
+    _target_ and must not be built (they used to fail instantiation)."""
+    cfg = make_config("experiment=ring", "callbacks=none", "iterations=2", "posterior.J_g=2")
+    assert "_target_" not in cfg.callbacks.samples  # the premise: a partial entry from the experiment
+    trainer, _, _ = build(cfg, tmp_path)
+    from lightning.pytorch import Callback
+
+    assert all(isinstance(c, Callback) for c in trainer.callbacks)  # no config left as a "callback"
+    assert not any(type(c).__name__ == "SampleGrid" for c in trainer.callbacks)

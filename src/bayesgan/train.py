@@ -103,7 +103,11 @@ def build(
     if any(isinstance(logger, WandbLogger) for logger in loggers):
         # Spawned DDP ranks attach to the run without its directory: they would write media to ./wandb.
         os.environ["WANDB_DIR"] = str(output_dir)
-    callbacks: list[Callback] = [instantiate(c) for c in (cfg.callbacks or {}).values() if c]
+    # An experiment may tune a callback (e.g. its interval) that the chosen callbacks set does not have
+    # (callbacks=none): such an entry has no _target_ and is not a callback of this run.
+    callbacks: list[Callback] = [
+        instantiate(c) for c in (cfg.callbacks or {}).values() if c and c.get("_target_") is not None
+    ]
     callbacks += [SaveOnInterrupt(output_dir / "checkpoints"), record or _record(cfg, output_dir)]
     if not cfg.trainer.get("enable_progress_bar", True):  # Lightning refuses a bar it was told not to show
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
