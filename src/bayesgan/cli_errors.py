@@ -126,14 +126,18 @@ class RecordSweepDir(Callback):
 sweep_dir: Path | None = None  # of the running multirun, once Hydra has announced it
 
 
-def remove_unused_sweep_dir(sweep_dir: Path) -> None:
-    """Remove a multirun's sweep directory that holds only Hydra's ``multirun.yaml`` (its first job was
-    refused), and its parents below the working directory left empty."""
+def remove_unused_sweep_dir(directory: Path | None = None) -> None:
+    """Remove a multirun's sweep directory (default: the one ``RecordSweepDir`` recorded) that holds only
+    Hydra's ``multirun.yaml`` (its first job was refused), and its parents below the working directory left
+    empty."""
+    directory = directory if directory is not None else sweep_dir
+    if directory is None:
+        return
     try:
-        if set(os.listdir(sweep_dir)) != {"multirun.yaml"}:
+        if set(os.listdir(directory)) != {"multirun.yaml"}:
             return
-        (sweep_dir / "multirun.yaml").unlink()
-        _remove_empty_dirs(sweep_dir)
+        (directory / "multirun.yaml").unlink()
+        _remove_empty_dirs(directory)
     except OSError:
         return
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import Any
 
+from lightning.pytorch import Trainer
 from lightning.pytorch.loggers import WandbLogger as _LightningWandbLogger
 from lightning.pytorch.loggers.logger import rank_zero_experiment
+from omegaconf import DictConfig, OmegaConf
 
 # What a run's summary keeps of each metric: "max,last" = the best value (for a metric to maximise) and the
 # final one; W&B's runs table and parallel-coordinates view then compare runs without manual setup.
@@ -39,3 +42,25 @@ class WandbLogger(_LightningWandbLogger):
             for name, direction in self.summary_metrics.items():
                 run.define_metric(name, summary=_SUMMARY[direction])
         return run
+
+
+def start_loggers(trainer: Trainer, cfg: DictConfig) -> None:
+    """Start every logger's experiment with the resolved config (wandb.init: a W&B that cannot start fails
+    here, before training)."""
+    # The first call starts each logger's experiment (wandb.init): a W&B that cannot start is refused here.
+    for logger in trainer.loggers:
+        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+
+
+def logger_errors() -> tuple[type[BaseException], ...]:
+    wandb = sys.modules.get("wandb")
+    return (wandb.errors.Error,) if wandb is not None else ()
+
+
+def finish_wandb_run() -> None:
+    """Finish the W&B run of this process, if any."""
+    # WandbLogger reuses an existing wandb.run and never finishes it, so without this every job of a
+    # multirun would log into the first job's run.
+    wandb = sys.modules.get("wandb")
+    if wandb is not None and wandb.run is not None:
+        wandb.finish()

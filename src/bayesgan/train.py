@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
-import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -21,11 +19,11 @@ from hydra.utils import instantiate
 from lightning.pytorch import Callback, Trainer, seed_everything
 from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.loggers import WandbLogger
-from lightning.pytorch.strategies.launchers import _MultiProcessingLauncher
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from bayesgan import cli_errors, config, console, naming, preflight, results, results_file, resume
+from bayesgan import cli_errors, config, console, loggers, naming, preflight, results, results_file, resume
 from bayesgan.callbacks import RunRecord, SaveOnInterrupt
+from bayesgan.callbacks.checkpoint import parent_ignores_sigint
 from bayesgan.checkpointing import CheckpointError, SafeCheckpointIO
 from bayesgan.config import ConfigError
 from bayesgan.data.files import DatasetError
@@ -135,10 +133,10 @@ def run(cfg: DictConfig, output_dir: Path | None = None) -> dict[str, Any]:
     try:
         record = _record(cfg, output_dir, _resume(cfg) if cfg.ckpt_path else None)
         trainer, module, datamodule = build(cfg, output_dir, record)
-        _start_loggers(trainer, cfg)
+        loggers.start_loggers(trainer, cfg)
     except (ConfigError, InstantiationException, ValueError, TypeError, OSError) as error:
         _refuse(config.describe(error), output_dir if hydra_job and not cfg.ckpt_path else None)
-    except _logger_errors() as error:
+    except loggers.logger_errors() as error:
         _refuse(
             f"logger: W&B could not start ({cli_errors.one_line(error)}); run `wandb login` or set "
             "WANDB_API_KEY, or log offline with logger.mode=offline",
@@ -147,7 +145,7 @@ def run(cfg: DictConfig, output_dir: Path | None = None) -> dict[str, Any]:
     results_path = output_dir / "results.json"
     results_path.unlink(missing_ok=True)  # a resumed run's old results must not pass for this run's
     try:
-        with _parent_ignores_sigint(trainer):
+        with parent_ignores_sigint(trainer):
             trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
     except OSError as error:  # e.g. a full disk: checkpoints are written atomically, the last good one stays
         print(f"bayesgan-train: error: {' '.join(str(error).split())}", file=sys.stderr)
@@ -166,7 +164,7 @@ def run(cfg: DictConfig, output_dir: Path | None = None) -> dict[str, Any]:
         )
         raise SystemExit(2) from None
     finally:
-        _finish_wandb_run()
+        loggers.finish_wandb_run()
     # Written by the training process itself (rank 0, a spawned worker included): read it back here.
     outcome = results_file.decode(results_path.read_text()) if results_path.exists() else {}
     if outcome.get("interrupted_at") is not None:
@@ -174,28 +172,12 @@ def run(cfg: DictConfig, output_dir: Path | None = None) -> dict[str, Any]:
     return outcome
 
 
-def _start_loggers(trainer: Trainer, cfg: DictConfig) -> None:
-    # The first call starts each logger's experiment (wandb.init): a W&B that cannot start is refused here.
-    for logger in trainer.loggers:
-        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
-
-
-def _logger_errors() -> tuple[type[BaseException], ...]:
-    wandb = sys.modules.get("wandb")
-    return (wandb.errors.Error,) if wandb is not None else ()
-
-
 def _refuse(message: str, run_dir: Path | None) -> NoReturn:
-    _finish_wandb_run()
+    loggers.finish_wandb_run()
     if run_dir is not None:
         cli_errors.remove_refused_run_dir(run_dir, f"{HydraConfig.get().job.name}.log")
-        _remove_unused_sweep_dir()
+        cli_errors.remove_unused_sweep_dir()
     cli_errors.refuse(message)
-
-
-def _remove_unused_sweep_dir() -> None:
-    if cli_errors.sweep_dir is not None:
-        cli_errors.remove_unused_sweep_dir(cli_errors.sweep_dir)
 
 
 def _record(cfg: DictConfig, output_dir: Path, info: resume.ResumeInfo | None = None) -> RunRecord:
@@ -238,20 +220,6 @@ def _resume(cfg: DictConfig) -> resume.ResumeInfo:
     return info
 
 
-@contextlib.contextmanager
-def _parent_ignores_sigint(trainer: Trainer) -> Iterator[None]:
-    # Under ddp_spawn the ranks stop themselves at an iteration boundary on Ctrl-C; the waiting parent must
-    # not turn the signal into a KeyboardInterrupt, on which Lightning kills them mid-iteration.
-    if not isinstance(trainer.strategy.launcher, _MultiProcessingLauncher):
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, lambda *_: None)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 def _choices() -> dict[str, str]:
     if not HydraConfig.initialized():
         return {}
@@ -292,14 +260,6 @@ def _restore_master_port() -> None:
         os.environ.pop("MASTER_PORT", None)
     else:
         os.environ["MASTER_PORT"] = _USER_MASTER_PORT
-
-
-def _finish_wandb_run() -> None:
-    # WandbLogger reuses an existing wandb.run and never finishes it, so without this every job of a
-    # multirun would log into the first job's run.
-    wandb = sys.modules.get("wandb")
-    if wandb is not None and wandb.run is not None:
-        wandb.finish()
 
 
 # The configs live in the repository's top-level conf/ (an editable install, as `make` does, keeps it there);
@@ -370,7 +330,7 @@ def _run_hydra() -> None:
             cli_errors.refuse(cli_errors.describe_os_error(error), kind="error")
         if message is None:
             raise
-        _remove_unused_sweep_dir()
+        cli_errors.remove_unused_sweep_dir()
         cli_errors.refuse(message)
     finally:
         os.environ.pop("HYDRA_FULL_ERROR", None)

@@ -3,15 +3,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import lightning.pytorch as pl
 from lightning.pytorch.loggers import WandbLogger
+from lightning.pytorch.strategies.launchers import _MultiProcessingLauncher
 from lightning.pytorch.utilities import rank_zero_info
 
 
@@ -141,3 +143,19 @@ def wandb_id(trainer: pl.Trainer) -> str | None:
         if isinstance(logger, WandbLogger):
             return str(logger.version) if logger.version is not None else None
     return None
+
+
+@contextlib.contextmanager
+def parent_ignores_sigint(trainer: pl.Trainer) -> Iterator[None]:
+    """Around ``trainer.fit``: under ``ddp_spawn`` the waiting parent ignores SIGINT (the ranks stop at an
+    iteration boundary themselves)."""
+    # Under ddp_spawn the ranks stop themselves at an iteration boundary on Ctrl-C; the waiting parent must
+    # not turn the signal into a KeyboardInterrupt, on which Lightning kills them mid-iteration.
+    if not isinstance(trainer.strategy.launcher, _MultiProcessingLauncher):
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, lambda *_: None)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
