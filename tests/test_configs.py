@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 from bayesgan import config
 from bayesgan.train import build, run
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
+CONF = Path(__file__).resolve().parents[1] / "src" / "bayesgan" / "conf"
 
 
 def _options(group: str) -> list[str]:

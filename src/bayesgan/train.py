@@ -261,9 +261,9 @@ def _restore_master_port() -> None:
         os.environ["MASTER_PORT"] = _USER_MASTER_PORT
 
 
-# The configs live in the repository's top-level conf/ (an editable install, as `make` does, keeps it there);
-# BAYESGAN_CONFIG_DIR points elsewhere.
-CONFIG_DIR = os.environ.get("BAYESGAN_CONFIG_DIR", str(Path(__file__).resolve().parents[2] / "conf"))
+# The configs ship inside the package (bayesgan/conf), so an installed wheel finds them. BAYESGAN_CONFIG_DIR
+# replaces them; `hydra.searchpath=[file://DIR]` layers a user's own config directory on top of them.
+CONFIG_DIR = os.environ.get("BAYESGAN_CONFIG_DIR", str(Path(__file__).resolve().parent / "conf"))
 
 
 _task_started = False  # whether Hydra got as far as calling the task (errors after that are not Hydra's)
