@@ -27,6 +27,7 @@ from bayesgan.callbacks.checkpoint import parent_ignores_sigint
 from bayesgan.checkpointing import CheckpointError, SafeCheckpointIO
 from bayesgan.config import ConfigError
 from bayesgan.data.files import DatasetError
+from bayesgan.objectives import NonSaturating
 
 config.register()
 naming.register()
@@ -80,6 +81,7 @@ def build(
         except ValueError as error:
             message = config.qualify("dataset", str(error))
             raise ConfigError(f"{message}; processes = trainer.devices x trainer.num_nodes") from None
+    _refuse_objective_the_method_ignores(cfg)
     module = instantiate(cfg.method)(
         architecture=instantiate(cfg.model),
         posterior=instantiate(cfg.sampler),
@@ -117,6 +119,19 @@ def build(
         plugins=[SafeCheckpointIO()],
     )
     return trainer, module, datamodule
+
+
+def _refuse_objective_the_method_ignores(cfg: DictConfig) -> None:
+    # A method takes the objective through its own config (`objective: ${objective}`); one without that
+    # key would silently train something else than the objective the user chose.
+    if cfg.get("objective") is None or "objective" in cfg.method:
+        return
+    if instantiate(cfg.objective) != NonSaturating():  # the default, which every method implements
+        target = cfg.method.get("_target_", "?")
+        raise ConfigError(
+            f"objective: method {target} has no GAN objective to set (its config has no `objective` key); "
+            "drop the objective override"
+        )
 
 
 def run(cfg: DictConfig, output_dir: Path | None = None) -> dict[str, Any]:
@@ -224,7 +239,9 @@ def _choices() -> dict[str, str]:
         return {}
     choices = HydraConfig.get().runtime.choices
     return {
-        group: str(choices[group]) for group in ("dataset", "model", "sampler", "trainer") if group in choices
+        group: str(choices[group])
+        for group in ("dataset", "model", "sampler", "objective", "trainer")
+        if group in choices
     }
 
 

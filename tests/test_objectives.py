@@ -1,0 +1,169 @@
+"""The GAN objectives (objective=...): per-copy D and G terms against hand-computed numbers, their hooks
+(gradient penalty, clipping, n_critic), short fits with every sampler, and the combinations refused."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from bayesgan import losses
+from bayesgan.ensemble import Ensemble
+from bayesgan.objectives import LeastSquares, Minimax, NonSaturating, Wasserstein
+from bayesgan.train import run
+
+# One discriminator copy, two generator copies, n = 2, unsupervised (one logit = the score s).
+REAL = [1.0, -2.0]
+FAKE = [[0.5, 0.0], [-1.0, 3.0]]  # [C_g][n]
+OBS = losses.Observations(real=3, fake=5, labelled=0, generator=7)  # W_d = 8, W_g = 7
+
+
+def sp(u: float) -> float:
+    return math.log(1 + math.e**u)  # softplus, written out
+
+
+def terms(objective) -> tuple[float, list[float]]:
+    real = torch.tensor(REAL, dtype=torch.float64).view(1, 2, 1)
+    fake = torch.tensor(FAKE, dtype=torch.float64).view(1, 2, 2, 1)
+    d = losses.discriminator_nll(real, fake, OBS, semi_supervised=False, objective=objective)
+    g = losses.generator_nll(fake, semi_supervised=False, objective=objective)
+    return float(d) * 8, g.tolist()  # U_d's likelihood part, and L_g = U_g / N_g per generator copy
+
+
+def test_least_squares_by_hand() -> None:
+    # real: ½(1−1)² = 0, ½(−2−1)² = 4.5 -> 2.25; fakes: g0 ½·0.25, ½·0 -> 0.0625, g1 ½·1, ½·9 -> 2.5.
+    # U_d = 3·2.25 + 5·(0.0625 + 2.5)/2 = 13.15625; G: g0 ½·0.25, ½·1 -> 0.3125, g1 ½·4, ½·4 -> 2.0.
+    u_d, l_g = terms(LeastSquares())
+    assert u_d == pytest.approx(13.15625, rel=1e-12)
+    assert l_g == pytest.approx([0.3125, 2.0], rel=1e-12)
+    # One-sided smoothing 0.1: real ½(1−0.9)² = 0.005, ½(−2.9)² = 4.205 -> 2.105; U_d = 6.315 + 6.40625.
+    assert terms(LeastSquares(label_smoothing=0.1))[0] == pytest.approx(12.72125, rel=1e-12)
+
+
+def test_wasserstein_by_hand() -> None:
+    # λ = 2: real −2·mean(1, −2) = 1; fake 2·mean(mean(0.5, 0), mean(−1, 3)) = 2·0.625 = 1.25.
+    # U_d = 3·1 + 5·1.25 = 9.25; G: −2·0.25 = −0.5, −2·1 = −2.
+    u_d, l_g = terms(Wasserstein(scale=2.0))
+    assert u_d == pytest.approx(9.25, rel=1e-12)
+    assert l_g == pytest.approx([-0.5, -2.0], rel=1e-12)
+
+
+def test_non_saturating_and_minimax_by_hand() -> None:
+    real = (sp(-1.0) + sp(2.0)) / 2  # −log D(x) = log(1 + e^{−s})
+    fake = ((sp(0.5) + sp(0.0)) / 2 + (sp(-1.0) + sp(3.0)) / 2) / 2
+    u_d, l_g = terms(NonSaturating())
+    assert u_d == pytest.approx(3 * real + 5 * fake, rel=1e-12)
+    assert l_g == pytest.approx([(sp(-0.5) + sp(0.0)) / 2, (sp(1.0) + sp(-3.0)) / 2], rel=1e-12)
+    u_mm, l_mm = terms(Minimax())
+    assert u_mm == pytest.approx(u_d, rel=1e-12)  # the same discriminator
+    assert l_mm == pytest.approx([-(sp(0.5) + sp(0.0)) / 2, -(sp(-1.0) + sp(3.0)) / 2], rel=1e-12)
+    # One-sided smoothing α: a real example costs (1 − α)·log(1 + e^{−s}) + α·log(1 + e^{s}).
+    smooth = (0.8 * sp(-1.0) + 0.2 * sp(1.0) + 0.8 * sp(2.0) + 0.2 * sp(-2.0)) / 2
+    assert terms(NonSaturating(label_smoothing=0.2))[0] == pytest.approx(3 * smooth + 5 * fake, rel=1e-12)
+
+
+def test_gradient_penalty_by_hand() -> None:
+    # A linear critic f(x) = w·x has ∇f = w everywhere: penalty γ·λ·(‖w‖ − 1)², whatever x̂ is.
+    critic = Ensemble(lambda: nn.Linear(2, 1, bias=False), 2)
+    with torch.no_grad():
+        critic.stacked_params.weight.copy_(torch.tensor([[[3.0, 4.0]], [[0.6, 0.8]]]))
+    objective = Wasserstein(scale=0.5, clip=None, gradient_penalty=10.0)
+    real, fakes = torch.randn(3, 2), torch.randn(2, 3, 2)
+    penalty = objective.penalty(critic, real, fakes, torch.Generator().manual_seed(0))
+    assert penalty.tolist() == pytest.approx([10 * 0.5 * 16, 0.0], abs=1e-5)  # ‖(3, 4)‖ = 5, ‖(.6, .8)‖ = 1
+    penalty.sum().backward()  # differentiable in the critic's weights (double backward)
+    assert critic.stacked_params.weight.grad is not None
+
+
+def test_clipping_keeps_every_weight_in_the_box() -> None:
+    critic = Ensemble(lambda: nn.Linear(4, 1), 3)
+    with torch.no_grad():
+        critic.stacked_params.weight.mul_(100)
+    Wasserstein(clip=0.01).constrain(critic)
+    assert all(float(p.detach().abs().max()) <= 0.01 for p in critic.parameters())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"clip": None}, "exactly one Lipschitz constraint"),
+        ({"gradient_penalty": 10.0}, "exactly one Lipschitz constraint"),
+        ({"scale": 0.0}, "objective.scale"),
+        ({"n_critic": 0}, "objective.n_critic"),
+    ],
+)
+def test_wasserstein_settings_are_checked(kwargs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        Wasserstein(**kwargs)
+
+
+def test_label_smoothing_is_checked() -> None:
+    with pytest.raises(ValueError, match="label_smoothing must be in"):
+        NonSaturating(label_smoothing=1.0)
+
+
+OBJECTIVES = ["non_saturating", "minimax", "least_squares", "wasserstein"]
+
+
+@pytest.mark.parametrize("sampler", ["sghmc", "sgld", "psgld", "ml", "authors_recipe"])
+@pytest.mark.parametrize("objective", OBJECTIVES)
+def test_each_objective_trains_with_each_sampler(make_config, tmp_path, objective: str, sampler: str) -> None:
+    extra = ["objective.n_critic=2"] if objective == "wasserstein" else []
+    results = run(make_config(f"objective={objective}", f"sampler={sampler}", *extra), output_dir=tmp_path)
+    assert results["iterations"] == 4 and results["diverged_at"] is None
+    assert results["choices"]["objective"] == objective
+    assert math.isfinite(results["metrics"]["loss/d"]) and math.isfinite(results["metrics"]["loss/g"])
+
+
+def test_gradient_penalty_trains_a_batch_norm_dcgan(make_config, tmp_path) -> None:
+    cfg = make_config(
+        "dataset=digits", "dataset.n_labels=null", "dataset.batch_size=16", "model=dcgan_small",
+        "model.width=4", "model.z_dim=4", "objective=wasserstein", "objective.clip=null",
+        "objective.gradient_penalty=10", "objective.n_critic=1",
+    )  # fmt: skip
+    results = run(cfg, output_dir=tmp_path)
+    assert results["iterations"] == 4 and results["diverged_at"] is None
+
+
+SEMI = ["dataset=digits", "dataset.n_labels=20", "dataset.batch_size=16", "model=mlp", "model.hidden=8"]
+
+
+@pytest.mark.parametrize("objective", ["non_saturating", "minimax"])
+def test_semi_supervised_works_with_probabilistic_objectives(make_config, tmp_path, objective: str) -> None:
+    results = run(make_config(*SEMI, f"objective={objective}"), output_dir=tmp_path)
+    assert results["iterations"] == 4 and results["diverged_at"] is None
+
+
+@pytest.mark.parametrize("objective", ["least_squares", "wasserstein"])
+def test_semi_supervised_is_refused_in_one_line_without_a_probability(
+    make_config, tmp_path, capsys, objective: str
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        run(make_config(*SEMI, f"objective={objective}"), output_dir=tmp_path)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert f"objective={objective} has no probability D(x)" in err and "dataset.n_labels" in err
+
+
+def test_n_critic_updates_the_generator_every_kth_iteration(make_config, tmp_path) -> None:
+    from bayesgan.train import build
+
+    _, module, datamodule = build(make_config("objective=wasserstein", "objective.n_critic=3"), tmp_path)
+    d_opt, g_opt = module.configure_optimizers()
+
+    def moved(before: list[torch.Tensor], network: nn.Module) -> bool:
+        return any(not torch.equal(a, p) for a, p in zip(before, network.parameters(), strict=True))
+
+    changed = []
+    for t in range(6):
+        before = [p.detach().clone() for p in module.generator.parameters()]
+        d_before = [p.detach().clone() for p in module.discriminator.parameters()]
+        module.update(datamodule.train_batch(t), d_opt, g_opt)
+        module.iteration += 1
+        changed.append(moved(before, module.generator))
+        assert moved(d_before, module.discriminator)
+        assert all(float(p.detach().abs().max()) <= 0.01 for p in module.discriminator.parameters())
+    assert changed == [False, False, True, False, False, True]  # SGHMC: not even noise in between
