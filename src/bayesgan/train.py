@@ -104,21 +104,32 @@ def build(
         os.environ["WANDB_DIR"] = str(output_dir)
     # An experiment may tune a callback (e.g. its interval) that the chosen callbacks set does not have
     # (callbacks=none): such an entry has no _target_ and is not a callback of this run.
+    steps = getattr(module, "optimizer_steps_per_iteration", 2)  # Lightning counts optimizer steps
     callbacks: list[Callback] = [
-        instantiate(c) for c in (cfg.callbacks or {}).values() if c and c.get("_target_") is not None
+        _callback(c, steps * cfg.checkpoint_every if steps != 2 else None)
+        for c in (cfg.callbacks or {}).values()
+        if c and c.get("_target_") is not None
     ]
     callbacks += [SaveOnInterrupt(output_dir / "checkpoints"), record or _record(cfg, output_dir)]
     if not cfg.trainer.get("enable_progress_bar", True):  # Lightning refuses a bar it was told not to show
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
     trainer = instantiate(
         cfg.trainer,
-        max_steps=2 * cfg.iterations,  # Lightning counts the D and the G step
+        max_steps=steps * cfg.iterations,  # Lightning counts optimizer steps (BayesGAN: the D and the G step)
         logger=loggers or False,
         callbacks=callbacks,
         default_root_dir=str(output_dir),
         plugins=[SafeCheckpointIO()],
     )
     return trainer, module, datamodule
+
+
+def _callback(node: DictConfig, checkpoint_steps: int | None) -> Callback:
+    # The checkpoint period is configured as 2 optimizer steps per iteration; a method that makes another
+    # number of steps per iteration still checkpoints every `checkpoint_every` iterations.
+    if checkpoint_steps is not None and node.get("every_n_train_steps") is not None:
+        return instantiate(node, every_n_train_steps=checkpoint_steps)
+    return instantiate(node)
 
 
 def _refuse_objective_the_method_ignores(cfg: DictConfig) -> None:
