@@ -71,7 +71,8 @@ def test_gradient_penalty_by_hand() -> None:
         critic.stacked_params.weight.copy_(torch.tensor([[[3.0, 4.0]], [[0.6, 0.8]]]))
     objective = Wasserstein(scale=0.5, clip=None, gradient_penalty=10.0)
     real, fakes = torch.randn(3, 2), torch.randn(2, 3, 2)
-    penalty = objective.penalty(critic, real, fakes, torch.Generator().manual_seed(0))
+    score = lambda x: critic(x).squeeze(-1)  # noqa: E731
+    penalty = objective.penalty(score, real, fakes, torch.Generator().manual_seed(0), copies=2)
     assert penalty.tolist() == pytest.approx([10 * 0.5 * 16, 0.0], abs=1e-5)  # ‖(3, 4)‖ = 5, ‖(.6, .8)‖ = 1
     penalty.sum().backward()  # differentiable in the critic's weights (double backward)
     assert critic.stacked_params.weight.grad is not None
@@ -127,25 +128,34 @@ def test_gradient_penalty_trains_a_batch_norm_dcgan(make_config, tmp_path) -> No
     assert results["iterations"] == 4 and results["diverged_at"] is None
 
 
-SEMI = ["dataset=digits", "dataset.n_labels=20", "dataset.batch_size=16", "model=mlp", "model.hidden=8"]
+SEMI = [
+    "dataset=digits", "dataset.n_labels=20", "dataset.batch_size=16", "model=mlp", "model.hidden=8",
+    "+callbacks.accuracy._target_=bayesgan.callbacks.SemiSupervisedAccuracy",
+]  # fmt: skip
 
 
-@pytest.mark.parametrize("objective", ["non_saturating", "minimax"])
-def test_semi_supervised_works_with_probabilistic_objectives(make_config, tmp_path, objective: str) -> None:
-    results = run(make_config(*SEMI, f"objective={objective}"), output_dir=tmp_path)
+@pytest.mark.parametrize("objective", OBJECTIVES)
+def test_semi_supervised_works_with_each_objective(make_config, tmp_path, objective: str) -> None:
+    # Wasserstein and least squares score logsumexp of the K class logits (no fake class): the W-DCGAN row.
+    extra = ["objective.clip=null", "objective.gradient_penalty=10"] if objective == "wasserstein" else []
+    results = run(make_config(*SEMI, f"objective={objective}", *extra), output_dir=tmp_path)
     assert results["iterations"] == 4 and results["diverged_at"] is None
+    assert math.isfinite(results["metrics"]["test/bma_accuracy"])
 
 
-@pytest.mark.parametrize("objective", ["least_squares", "wasserstein"])
-def test_semi_supervised_is_refused_in_one_line_without_a_probability(
-    make_config, tmp_path, capsys, objective: str
-) -> None:
-    with pytest.raises(SystemExit) as exit_info:
-        run(make_config(*SEMI, f"objective={objective}"), output_dir=tmp_path)
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1
-    assert f"objective={objective} has no probability D(x)" in err and "dataset.n_labels" in err
+def test_semi_supervised_wasserstein_by_hand() -> None:
+    # K = 2 logits (1, 0) and (−1, 2): critic values logsumexp = log(e + 1), log(e^−1 + e^2).
+    real = torch.tensor([[[1.0, 0.0]]], dtype=torch.float64)  # [Cd][n][K]
+    fake = torch.tensor([[[[-1.0, 2.0]]]], dtype=torch.float64)  # [Cd][Cg][n][K]
+    obs = losses.Observations(real=3, fake=5, labelled=2, generator=7)
+    labelled = torch.tensor([[[0.0, 1.0]]], dtype=torch.float64)
+    got = losses.discriminator_nll(
+        real, fake, obs, semi_supervised=True, labelled_logits=labelled, labels=torch.tensor([1]),
+        objective=Wasserstein(),
+    )  # fmt: skip
+    s_real, s_fake = math.log(math.e + 1), math.log(math.e**-1 + math.e**2)
+    cross_entropy = math.log(1 + math.e) - 1  # −log softmax(0, 1)[1]
+    assert float(got) * 10 == pytest.approx(3 * -s_real + 5 * s_fake + 2 * cross_entropy, rel=1e-12)
 
 
 def test_n_critic_updates_the_generator_every_kth_iteration(make_config, tmp_path) -> None:

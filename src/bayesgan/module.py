@@ -63,7 +63,6 @@ class BayesGAN(pl.LightningModule):
         super().__init__()
         if z_prior not in ("uniform", "normal"):
             raise ValueError(f"z_prior must be 'uniform' or 'normal', got {z_prior!r}")
-        objective.check(semi_supervised=num_classes is not None)
         self.objective = objective
         self.automatic_optimization = False
         self.posterior, self.data_shape, self.z_dim = posterior, tuple(data_shape), architecture.z_dim
@@ -131,7 +130,9 @@ class BayesGAN(pl.LightningModule):
         if self.semi_supervised:
             with frozen_running_stats():  # test-time statistics come from the unlabelled real stream only
                 labelled_logits = self.discriminator(batch["x_lab"], shared_input=True)
-        penalty = self.objective.penalty(self.discriminator, batch["x"], fakes, self._iteration_generator(2))
+        penalty = self.objective.penalty(
+            self._score, batch["x"], fakes, self._iteration_generator(2), copies=self.discriminator.num_copies
+        )
         return losses.discriminator_nll(
             real_logits,
             fake_logits,
@@ -142,6 +143,10 @@ class BayesGAN(pl.LightningModule):
             objective=self.objective,
             real_penalty=penalty,
         )
+
+    def _score(self, x: Tensor) -> Tensor:
+        """Each discriminator copy's score (realness logit, or critic value) of its own inputs: [Cd, B]."""
+        return losses.realness(self.discriminator(x), self.semi_supervised)
 
     def generator_loss(self, fakes: Tensor) -> Tensor:
         """Per generator copy NLL [Cg] of its fakes under every (constant) discriminator copy."""

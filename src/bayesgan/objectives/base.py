@@ -17,6 +17,7 @@ per-example loss is a negative log-likelihood; otherwise U is a Gibbs potential 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -34,8 +35,6 @@ class Objective:
     """
 
     name: ClassVar[str] = "objective"
-    # Whether the score is a probability's logit (D(x) = sigmoid(s)), so a K+1-class head means something.
-    probabilistic: ClassVar[bool] = True
     n_critic: int = 1
 
     def __post_init__(self) -> None:
@@ -51,18 +50,19 @@ class Objective:
     def generator(self, score: Tensor) -> Tensor:
         raise NotImplementedError
 
-    def check(self, *, semi_supervised: bool) -> None:
-        """One-line ``ValueError`` for a combination this objective cannot honour."""
-        if semi_supervised and not self.probabilistic:
-            raise ValueError(
-                f"objective={self.name} has no probability D(x), so the semi-supervised K+1-class head means "
-                "nothing: use objective=non_saturating or minimax, or unset dataset.n_labels"
-            )
-
     def penalty(
-        self, discriminator: nn.Module, real: Tensor, fakes: Tensor, generator: torch.Generator
+        self,
+        critic: Callable[[Tensor], Tensor],
+        real: Tensor,
+        fakes: Tensor,
+        generator: torch.Generator,
+        copies: int,
     ) -> Tensor | None:
-        """An extra loss per real example of each discriminator copy [C_d] (a gradient penalty), or None."""
+        """An extra loss per real example of each discriminator copy [C_d] (a gradient penalty), or None.
+
+        ``critic`` maps inputs [C_d, B, ...] (copy d sees row d) to scores [C_d, B], C_d = ``copies``;
+        ``real`` is [n, ...] and ``fakes`` [C_g, n, ...]; ``generator`` is the only source of randomness
+        (a resumed run draws the same numbers)."""
         return None
 
     def constrain(self, discriminator: nn.Module) -> None:

@@ -17,11 +17,11 @@ class LeastSquares(Objective):
     A likelihood: ½(s − t)² is −log N(t; s, 1) up to a constant, i.e. the label t (1 real, 0 fake) observed
     with unit-variance Gaussian noise around the discriminator's output. So U_d, U_g are negative
     log-likelihoods exactly as for the non-saturating objective (the dropped constant moves nothing).
-    ``label_smoothing`` = α makes the real target 1 − α. No probability D(x): refused in semi-supervised mode.
+    ``label_smoothing`` = α makes the real target 1 − α. Semi-supervised, s is logsumexp of the K class
+    logits and the labels add the K-class cross-entropy (no fake class; docs/posterior.md).
     """
 
     name: ClassVar[str] = "least_squares"
-    probabilistic: ClassVar[bool] = False
     label_smoothing: float = 0.0
 
     def __post_init__(self) -> None:

@@ -3,6 +3,7 @@ a gradient penalty (WGAN-GP, Gulrajani et al. 2017)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -35,11 +36,11 @@ class Wasserstein(Objective):
         per real example, each x̂ against a fake of a random generator copy. WGAN-GP asks for a critic
         without batch norm (the penalty is per example); with batch norm it is computed on the batch of x̂.
     ``n_critic``: critic updates per generator update (the WGAN paper: 5).
-    No probability D(x): refused in semi-supervised mode.
+    Semi-supervised (the paper's W-DCGAN row): the critic value is s = logsumexp of the K class logits and
+    the labels add the K-class cross-entropy, a likelihood; there is no fake class (docs/posterior.md).
     """
 
     name: ClassVar[str] = "wasserstein"
-    probabilistic: ClassVar[bool] = False
     scale: float = 1.0
     clip: float | None = 0.01
     gradient_penalty: float | None = None
@@ -70,21 +71,24 @@ class Wasserstein(Objective):
         return -self.scale * score
 
     def penalty(
-        self, discriminator: nn.Module, real: Tensor, fakes: Tensor, generator: torch.Generator
+        self,
+        critic: Callable[[Tensor], Tensor],
+        real: Tensor,
+        fakes: Tensor,
+        generator: torch.Generator,
+        copies: int,
     ) -> Tensor | None:
-        """γ·λ·mean (‖∇_x̂ f_d(x̂)‖ − 1)² per discriminator copy d, [C_d].
-
-        ``real`` [n, ...], ``fakes`` [C_g, n, ...]."""
+        """γ·λ·mean (‖∇_x̂ f_d(x̂)‖ − 1)² per discriminator copy d, [C_d] (one x̂ per real example)."""
         if self.gradient_penalty is None:
             return None
-        copies, (num_gen, n) = len(discriminator), fakes.shape[:2]
+        num_gen, n = fakes.shape[:2]
         device = real.device
         pick = torch.randint(num_gen, (copies, n), generator=generator, device=device)
         fake = fakes.detach()[pick, torch.arange(n, device=device)]  # [C_d, n, ...]: a random copy's fake
         eps = torch.rand((copies, n) + (1,) * (real.dim() - 1), generator=generator, device=device)
         x_hat = (eps * real.detach() + (1 - eps) * fake).requires_grad_(True)
         with frozen_running_stats():  # test-time statistics come from real data only
-            scores = discriminator(x_hat)  # copy d sees its own x̂[d]
+            scores = critic(x_hat)  # copy d sees its own x̂[d]
         (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
         norm = grad.flatten(2).norm(dim=-1)  # [C_d, n]
         return self.gradient_penalty * self.scale * ((norm - 1) ** 2).mean(-1)
