@@ -70,9 +70,9 @@ def test_gradient_penalty_by_hand() -> None:
     with torch.no_grad():
         critic.stacked_params.weight.copy_(torch.tensor([[[3.0, 4.0]], [[0.6, 0.8]]]))
     objective = Wasserstein(scale=0.5, clip=None, gradient_penalty=10.0)
-    real, fakes = torch.randn(3, 2), torch.randn(2, 3, 2)
+    real, fake = torch.randn(2, 3, 2), torch.randn(2, 3, 2)
     score = lambda x: critic(x).squeeze(-1)  # noqa: E731
-    penalty = objective.penalty(score, real, fakes, torch.Generator().manual_seed(0), copies=2)
+    penalty = objective.penalty(score, real, fake, torch.Generator().manual_seed(0))
     assert penalty.tolist() == pytest.approx([10 * 0.5 * 16, 0.0], abs=1e-5)  # ‖(3, 4)‖ = 5, ‖(.6, .8)‖ = 1
     penalty.sum().backward()  # differentiable in the critic's weights (double backward)
     assert critic.stacked_params.weight.grad is not None

@@ -130,9 +130,7 @@ class BayesGAN(pl.LightningModule):
         if self.semi_supervised:
             with frozen_running_stats():  # test-time statistics come from the unlabelled real stream only
                 labelled_logits = self.discriminator(batch["x_lab"], shared_input=True)
-        penalty = self.objective.penalty(
-            self._score, batch["x"], fakes, self._iteration_generator(2), copies=self.discriminator.num_copies
-        )
+        penalty = self._penalty(batch["x"], fakes)
         return losses.discriminator_nll(
             real_logits,
             fake_logits,
@@ -143,6 +141,18 @@ class BayesGAN(pl.LightningModule):
             objective=self.objective,
             real_penalty=penalty,
         )
+
+    def _penalty(self, real: Tensor, fakes: Tensor) -> Tensor | None:
+        """The objective's extra real-example loss [Cd]: each copy's real batch, each example paired with the
+        fake of a random generator copy (fakes [Cg, n, ...])."""
+        if not self.objective.has_penalty:
+            return None
+        generator = self._iteration_generator(2)
+        copies, (num_gen, n) = self.discriminator.num_copies, fakes.shape[:2]
+        pick = torch.randint(num_gen, (copies, n), generator=generator, device=fakes.device)
+        fake = fakes[pick, torch.arange(n, device=fakes.device)]  # [Cd, n, ...]
+        real = real.expand(copies, *real.shape)
+        return self.objective.penalty(self._score, real, fake, generator)
 
     def _score(self, x: Tensor) -> Tensor:
         """Each discriminator copy's score (realness logit, or critic value) of its own inputs: [Cd, B]."""

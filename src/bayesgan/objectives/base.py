@@ -50,19 +50,23 @@ class Objective:
     def generator(self, score: Tensor) -> Tensor:
         raise NotImplementedError
 
+    @property
+    def has_penalty(self) -> bool:
+        """Whether :meth:`penalty` returns a loss (callers skip preparing its inputs otherwise)."""
+        return False
+
     def penalty(
         self,
         critic: Callable[[Tensor], Tensor],
         real: Tensor,
-        fakes: Tensor,
+        fake: Tensor,
         generator: torch.Generator,
-        copies: int,
     ) -> Tensor | None:
         """An extra loss per real example of each discriminator copy [C_d] (a gradient penalty), or None.
 
-        ``critic`` maps inputs [C_d, B, ...] (copy d sees row d) to scores [C_d, B], C_d = ``copies``;
-        ``real`` is [n, ...] and ``fakes`` [C_g, n, ...]; ``generator`` is the only source of randomness
-        (a resumed run draws the same numbers)."""
+        ``critic`` maps inputs [C_d, B, ...] (copy d sees row d) to scores [C_d, B]; ``real`` and ``fake``
+        are [C_d, n, ...]: copy d's real examples and, paired with them, fakes; ``generator`` is the only
+        source of randomness (a resumed run draws the same numbers)."""
         return None
 
     def constrain(self, discriminator: nn.Module) -> None:

@@ -33,7 +33,7 @@ class Wasserstein(Objective):
         restricted to the box [−c, c]^d (the prior truncated to it): projected Langevin (Bubeck et al. 2015)
         for SGLD; for SGHMC the momentum is not reflected at the walls, an approximation.
       - ``gradient_penalty`` = γ (WGAN-GP: γ = 10): the penalty on x̂ = εx + (1 − ε)G(z), ε ~ U(0, 1), one
-        per real example, each x̂ against a fake of a random generator copy. WGAN-GP asks for a critic
+        per real example, paired with a fake of a random generator copy. WGAN-GP asks for a critic
         without batch norm (the penalty is per example); with batch norm it is computed on the batch of x̂.
     ``n_critic``: critic updates per generator update (the WGAN paper: 5).
     Semi-supervised (the paper's W-DCGAN row): the critic value is s = logsumexp of the K class logits and
@@ -70,23 +70,23 @@ class Wasserstein(Objective):
     def generator(self, score: Tensor) -> Tensor:
         return -self.scale * score
 
+    @property
+    def has_penalty(self) -> bool:
+        return self.gradient_penalty is not None
+
     def penalty(
         self,
         critic: Callable[[Tensor], Tensor],
         real: Tensor,
-        fakes: Tensor,
+        fake: Tensor,
         generator: torch.Generator,
-        copies: int,
     ) -> Tensor | None:
         """γ·λ·mean (‖∇_x̂ f_d(x̂)‖ − 1)² per discriminator copy d, [C_d] (one x̂ per real example)."""
         if self.gradient_penalty is None:
             return None
-        num_gen, n = fakes.shape[:2]
-        device = real.device
-        pick = torch.randint(num_gen, (copies, n), generator=generator, device=device)
-        fake = fakes.detach()[pick, torch.arange(n, device=device)]  # [C_d, n, ...]: a random copy's fake
-        eps = torch.rand((copies, n) + (1,) * (real.dim() - 1), generator=generator, device=device)
-        x_hat = (eps * real.detach() + (1 - eps) * fake).requires_grad_(True)
+        shape = real.shape[:2] + (1,) * (real.dim() - 2)
+        eps = torch.rand(shape, generator=generator, device=real.device)
+        x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
         with frozen_running_stats():  # test-time statistics come from real data only
             scores = critic(x_hat)  # copy d sees its own x̂[d]
         (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
