@@ -222,6 +222,7 @@ def _record(cfg: DictConfig, output_dir: Path, info: resume.ResumeInfo | None = 
         "experiment": cfg.experiment_name,
         "choices": _choices(),
         "seed": cfg.seed,
+        "n_labels": OmegaConf.select(cfg, "dataset.n_labels", default=None),  # the label count (Table 1)
         "planned_iterations": cfg.iterations,
         "resumed": history,
     }
@@ -251,8 +252,8 @@ def _choices() -> dict[str, str]:
     choices = HydraConfig.get().runtime.choices
     return {
         group: str(choices[group])
-        for group in ("dataset", "model", "sampler", "objective", "trainer")
-        if group in choices
+        for group in ("dataset", "model", "sampler", "objective", "trainer", "row")
+        if choices.get(group) is not None
     }
 
 
