@@ -50,7 +50,7 @@ def test_model_configs_build_networks(make_config, name: str) -> None:
 
 def _first_step(name: str, opt: dict) -> float:
     """By hand: the first step of each sampler from θ = 0 on a per-observation gradient of 1 (∇U = W)."""
-    if name in ("ml", "authors_recipe"):
+    if name in ("ml", "authors_recipe") or opt["_target_"].endswith("MLAdam"):  # also dcgan10, supervised
         return -opt["lr"]  # Adam's first step is −lr·g/|g| (authors: lr_0 = lr; prior 0, noise ~1e-5)
     if name == "sghmc":
         return -opt["lr_per_datum"]  # v = −η·∇U = −(lr_per_datum/W)·W
