@@ -177,3 +177,83 @@ def test_n_critic_updates_the_generator_every_kth_iteration(make_config, tmp_pat
         assert moved(d_before, module.discriminator)
         assert all(float(p.detach().abs().max()) <= 0.01 for p in module.discriminator.parameters())
     assert changed == [False, False, True, False, False, True]  # SGHMC: not even noise in between
+
+
+# -- feature matching (Salimans et al. 2016) -------------------------------------------------------------
+def test_feature_matching_by_hand() -> None:
+    # Two discriminators' real feature means (1, 2) and (0, 1); generator 0's fake means (0, 0) and (0, 1),
+    # generator 1's (1, 4) and (2, 1): ‖·‖² = 1 + 4 = 5 and 0 + 0 = 0 -> 2.5; 0 + 4 = 4 and 4 + 0 = 4 -> 4.
+    real = torch.tensor([[1.0, 2.0], [0.0, 1.0]])
+    fake = torch.tensor([[[0.0, 0.0], [1.0, 4.0]], [[0.0, 1.0], [2.0, 1.0]]])  # [Cd][Cg][F]
+    assert losses.feature_matching(real, fake).tolist() == [2.5, 4.0]
+
+
+def test_ensemble_features_equal_each_copy_without_its_last_layer() -> None:
+    from bayesgan.models import DCGAN
+
+    torch.manual_seed(0)
+    ens = Ensemble(lambda: DCGAN(z_dim=4, width=4).build_discriminator((1, 8, 8), 1), 3)
+    x, xg = torch.randn(5, 1, 8, 8), torch.randn(2, 5, 1, 8, 8)
+    shared, crossed = ens.features(x, shared_input=True), ens.features(xg, cross=True)
+    for c in range(3):
+        body = ens.member(c)[:-1]  # every layer but the logits (batch norm: batch statistics, train mode)
+        torch.testing.assert_close(shared[c], body(x))
+        for g in range(2):
+            torch.testing.assert_close(crossed[c, g], body(xg[g]))
+    assert shared.shape == (3, 5, 8 * 2 * 2)  # the flattened last conv: the input of the logits layer
+
+
+def test_features_need_a_sequential_network() -> None:
+    class Wrapped(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = nn.Linear(2, 1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.inner(x)
+
+    with pytest.raises(ValueError, match=r"nn\.Sequential"):
+        Ensemble(Wrapped, 2).features(torch.randn(3, 2), shared_input=True)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["sampler=sghmc"],
+        ["sampler=ml"],
+        [*SEMI, "sampler=sghmc"],
+        ["sampler=dcgan10", "sampler.J_g=2", "sampler.J_d=2"],
+    ],
+)
+def test_feature_matching_trains(make_config, tmp_path, overrides: list[str]) -> None:
+    results = run(make_config(*overrides, "objective.feature_matching=true"), output_dir=tmp_path)
+    assert results["iterations"] == 4 and results["diverged_at"] is None
+    assert (
+        math.isfinite(results["metrics"]["loss/g"]) and results["metrics"]["loss/g"] >= 0
+    )  # a squared distance
+
+
+def test_the_generator_step_uses_feature_matching_when_chosen(make_config, tmp_path) -> None:
+    from bayesgan.train import build
+
+    _, module, dm = build(make_config("objective.feature_matching=true", "sampler=ml"), tmp_path)
+    d_opt, g_opt = module.configure_optimizers()
+    batch = dm.train_batch(0)
+    module.update(batch, d_opt, g_opt)  # D first: the generator step sees the updated discriminators
+    fakes = module.generator(module._iteration_z(batch["x"].shape[0], phase=1)).detach()
+    # By hand, from each copy as an ordinary module: ‖mean f_d(x) − mean f_d(G_g(z))‖², averaged over d.
+    expected = []
+    for g in range(module.generator.num_copies):
+        per_d = []
+        for d in range(module.discriminator.num_copies):
+            body = module.discriminator.member(d)[:-1]
+            per_d.append(float((body(batch["x"]).mean(0) - body(fakes[g]).mean(0)).pow(2).sum()))
+        expected.append(sum(per_d) / len(per_d))
+    got = module.feature_matching_loss(batch, fakes)
+    assert got.tolist() == pytest.approx(expected, rel=1e-5)
+    # ... and update() steps on it instead of the non-saturating generator loss.
+    calls, original = [], module.feature_matching_loss
+    module.feature_matching_loss = lambda *args: calls.append(original(*args)) or calls[-1]
+    module.generator_loss = lambda *args: pytest.fail("the generator loss was used")
+    _, g_loss = module.update(dm.train_batch(1), d_opt, g_opt)
+    assert len(calls) == 1 and torch.equal(g_loss, calls[0].detach())

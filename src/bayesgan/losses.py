@@ -113,3 +113,10 @@ def generator_nll(
     fake_logits: [Cd, Cg, n, L] (every discriminator on every generator's batch). Returns [Cg].
     """
     return objective.generator(realness(fake_logits, semi_supervised)).mean(-1).mean(0)
+
+
+def feature_matching(real_features: Tensor, fake_features: Tensor) -> Tensor:
+    """Per generator copy, ‖mean f(x) − mean f(G(z))‖² (Salimans et al. 2016) averaged over the discriminator
+    copies: real_features [Cd, F] and fake_features [Cd, Cg, F] are minibatch means. Returns [Cg], the
+    per-observation loss L_g (U_g = N_g·L_g, a Gibbs potential; docs/posterior.md)."""
+    return (fake_features - real_features.unsqueeze(1)).pow(2).sum(-1).mean(0)

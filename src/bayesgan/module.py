@@ -164,6 +164,14 @@ class BayesGAN(pl.LightningModule):
         semi = self.semi_supervised
         return losses.generator_nll(fake_logits, semi_supervised=semi, objective=self.objective)
 
+    def feature_matching_loss(self, batch: Mapping[str, Tensor], fakes: Tensor) -> Tensor:
+        """Per generator copy [Cg]: the distance of its fakes' mean penultimate features from the real
+        batch's, under every (constant) discriminator copy."""
+        with torch.no_grad(), frozen_running_stats():
+            real = self.discriminator.features(batch["x"], shared_input=True).flatten(2).mean(1)  # [Cd, F]
+        fake = self.discriminator.features(fakes, cross=True, detach=True).flatten(3).mean(2)  # [Cd, Cg, F]
+        return losses.feature_matching(real, fake)
+
     def update(
         self,
         batch: Mapping[str, Tensor],
@@ -188,7 +196,10 @@ class BayesGAN(pl.LightningModule):
             g_opt.step()
             return d_loss.detach(), self._last_g_loss.to(d_loss.device)
         fakes = self.generator(self._iteration_z(n, phase=1))  # each copy's output computed once
-        g_loss = self.generator_loss(fakes)
+        if getattr(self.objective, "feature_matching", False):
+            g_loss = self.feature_matching_loss(batch, fakes)
+        else:
+            g_loss = self.generator_loss(fakes)
         backward(g_loss.sum())
         g_opt.step()
         self._last_g_loss = g_loss.detach()

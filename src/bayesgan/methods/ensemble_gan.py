@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import torch
 from torch import Tensor
 
 from bayesgan import losses
@@ -110,3 +111,12 @@ class EnsembleGAN(BayesGAN):
             fake_logits = self.discriminator(fakes, detach=True).unsqueeze(0)  # [1, C, n, L]
         semi = self.semi_supervised
         return losses.generator_nll(fake_logits, semi_supervised=semi, objective=self.objective)
+
+    def feature_matching_loss(self, batch: Mapping[str, Tensor], fakes: Tensor) -> Tensor:
+        """Per copy c [C]: its fakes' mean penultimate features against its own real batch's, under
+        discriminator c only."""
+        with torch.no_grad(), frozen_running_stats():
+            real = self.discriminator.features(batch["x_copies"]).flatten(2).mean(1)  # [C, F]
+        with frozen_running_stats():
+            fake = self.discriminator.features(fakes, detach=True).flatten(2).mean(1)  # [C, F]
+        return (fake - real).pow(2).sum(-1)

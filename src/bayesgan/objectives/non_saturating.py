@@ -19,10 +19,14 @@ class NonSaturating(Objective):
     p(θg | ...) ∝ Π D(G(z)). ``label_smoothing`` = α > 0 is one-sided label smoothing (Salimans et al. 2016):
     a real example's target is 1 − α, so its loss is the cross-entropy (1 − α)·(−log D) + α·(−log(1 − D)).
     That is no longer a likelihood of the data but a Gibbs loss at temperature 1; fakes keep target 0.
+    ``feature_matching`` (Salimans et al. 2016): the generator's loss is instead ‖mean f(x) − mean f(G(z))‖²
+    over the discriminator's penultimate features f (every layer but the last), averaged over the
+    discriminator copies: a Gibbs potential U_g = N_g·that loss (docs/posterior.md).
     """
 
     name: ClassVar[str] = "non_saturating"
     label_smoothing: float = 0.0
+    feature_matching: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
