@@ -257,3 +257,45 @@ def test_the_generator_step_uses_feature_matching_when_chosen(make_config, tmp_p
     module.generator_loss = lambda *args: pytest.fail("the generator loss was used")
     _, g_loss = module.update(dm.train_batch(1), d_opt, g_opt)
     assert len(calls) == 1 and torch.equal(g_loss, calls[0].detach())
+
+
+# -- minibatch discrimination (Salimans et al. 2016), an option of the discriminator ------------------------
+def test_minibatch_discrimination_by_hand() -> None:
+    from bayesgan.models.layers import MinibatchDiscrimination, batch_groups
+
+    layer = MinibatchDiscrimination(1, kernels=1, kernel_dim=1)
+    with torch.no_grad():
+        layer.T.fill_(2.0)
+    x = torch.tensor([[0.0], [1.0], [3.0]])
+    # M = 2f = 0, 2, 6; o_i = Σ_j exp(−|M_i − M_j|), j = i included.
+    e = math.e
+    expected = [1 + e**-2 + e**-6, e**-2 + 1 + e**-4, e**-6 + e**-4 + 1]
+    out = layer(x)
+    assert out[:, 0].tolist() == x[:, 0].tolist()  # the features pass through
+    assert out[:, 1].tolist() == pytest.approx(expected, rel=1e-6)
+    # Two stacked batches (a discriminator's view of two generators' fakes): each is its own minibatch.
+    pair = torch.tensor([[0.0], [1.0], [3.0], [5.0]])
+    with batch_groups(2):
+        grouped = layer(pair)[:, 1].tolist()
+    assert grouped == pytest.approx([1 + e**-2, e**-2 + 1, 1 + e**-4, e**-4 + 1], rel=1e-6)
+
+
+def test_minibatch_discrimination_in_an_ensemble_equals_each_copy() -> None:
+    from bayesgan.models import DCGAN
+
+    torch.manual_seed(1)
+    ens = Ensemble(lambda: DCGAN(z_dim=4, width=4, minibatch_kernels=3).build_discriminator((1, 8, 8), 2), 2)
+    x, xg = torch.randn(5, 1, 8, 8), torch.randn(3, 5, 1, 8, 8)
+    shared, crossed = ens(x, shared_input=True), ens.cross(xg)
+    for c in range(2):
+        member = ens.member(c)
+        torch.testing.assert_close(shared[c], member(x))
+        for g in range(3):
+            torch.testing.assert_close(crossed[c, g], member(xg[g]))
+
+
+@pytest.mark.parametrize("sampler", ["sghmc", "ml"])
+def test_minibatch_discrimination_trains(make_config, tmp_path, sampler: str) -> None:
+    cfg = make_config(*SEMI, f"sampler={sampler}", "model.minibatch_kernels=4")
+    results = run(cfg, output_dir=tmp_path)
+    assert results["iterations"] == 4 and results["diverged_at"] is None
