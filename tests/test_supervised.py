@@ -56,7 +56,7 @@ def test_needs_labels() -> None:
 SUPERVISED = ["sampler=supervised", "model.width=8", "model.z_dim=8", "checkpoint_every=10"]
 
 
-def test_supervised_through_the_cli_writes_results_with_test_accuracy(make_config, tmp_path) -> None:
+def test_supervised_through_the_cli_writes_results_with_test_accuracy(make_config, tmp_path, capsys) -> None:
     from bayesgan.results_file import decode
     from bayesgan.train import run
 
@@ -72,6 +72,14 @@ def test_supervised_through_the_cli_writes_results_with_test_accuracy(make_confi
     assert not (tmp_path / "samples").exists()  # no generator: the sample grids skipped themselves
     # One optimizer step per iteration, and still a checkpoint every checkpoint_every iterations.
     assert (tmp_path / "checkpoints" / "step_0000060.ckpt").exists()
+    # bayesgan-sample on it: one line, no traceback.
+    from bayesgan.cli import sample
+
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        sample.main([str(tmp_path)])
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "has no generator to sample" in err
 
 
 def test_supervised_resumes_exactly(make_config, tmp_path) -> None:
