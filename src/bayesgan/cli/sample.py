@@ -77,7 +77,8 @@ def main(argv: list[str] | None = None) -> None:
         refuse(PROG, f"--out {args.out}: expected a .png or .npz file name")
     run = load_run(args.run, PROG)
     if not getattr(run.module, "generates", True):  # e.g. sampler=supervised (bayesgan.protocol)
-        refuse(PROG, f"{args.run}: this run's method ({type(run.module).__name__}) has no generator to sample")
+        method = type(run.module).__name__
+        refuse(PROG, f"{args.run}: this run's method ({method}) has no generator to sample")
     out = args.out or (run.run_dir or run.checkpoint.parent) / "samples.png"
     samples, labels = draw(run, args.num, args.per_generator, args.seed)
     write(run, samples, labels, out)
