@@ -103,3 +103,16 @@ def test_unpaired_copies_are_refused_in_one_line(make_config, tmp_path, capsys) 
         run(make_config(*COPIES, "sampler.J_d=2"), output_dir=tmp_path)
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "sampler.J_g (3) must equal sampler.J_d (2)" in err
+
+
+def test_a_resumed_run_equals_the_uninterrupted_one(make_config, tmp_path) -> None:
+    common = [
+        *COPIES, "dataset=digits", "dataset.n_labels=20", "dataset.batch_size=16", "model=mlp",
+        "model.hidden=16", "+callbacks.accuracy._target_=bayesgan.callbacks.SemiSupervisedAccuracy",
+    ]  # fmt: skip
+    whole = run(make_config(*common, "iterations=6", output_dir=tmp_path / "a"), output_dir=tmp_path / "a")
+    run(make_config(*common, "iterations=3", output_dir=tmp_path / "b"), output_dir=tmp_path / "b")
+    ckpt = tmp_path / "b" / "checkpoints" / "last.ckpt"
+    cfg = make_config(*common, "iterations=6", f"ckpt_path={ckpt}", output_dir=tmp_path / "b")
+    resumed = run(cfg, output_dir=tmp_path / "b")  # the per-copy subsets and batches are functions of seed, t
+    assert resumed["metrics"]["test/bma_nll"] == whole["metrics"]["test/bma_nll"]
