@@ -95,8 +95,10 @@ class Ensemble(nn.Module):
         if state is None:
             state = self.current_state(detach=detach)
         else:
-            device = getattr(self.stacked_params, _slot(self.param_names[0])).device
-            state = {n: t.to(device) for n, t in state.items()}
+            # A snapshot may be stored elsewhere (CPU) or in reduced precision (the bank's option): it is
+            # evaluated on the live weights' device and in their precision.
+            live = self.current_state()
+            state = {n: t.to(live[n].device, live[n].dtype) for n, t in state.items()}
         params = {n: state[n] for n in self.param_names}
         return params, {n: state[n] for n in self.buffer_names}
 
