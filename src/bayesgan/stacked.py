@@ -71,14 +71,15 @@ def _run(
 
 def _linear(x: Tensor, weight: Tensor, bias: Tensor | None, shared: bool) -> Tensor:
     """y = x·Wᵀ + b per copy: ``weight`` [C, out, in], ``x`` [C, B, ..., in] or shared [B, ..., in]."""
-    copies = weight.shape[0]
-    batch_shape = x.shape[:-1] if shared else x.shape[1:-1]
-    flat = x.reshape(-1, x.shape[-1]).expand(copies, -1, -1) if shared else x.reshape(copies, -1, x.shape[-1])
-    if bias is None:
-        y = torch.bmm(flat, weight.transpose(1, 2))
+    copies, weight_t = weight.shape[0], weight.transpose(1, 2)
+    if shared:
+        flat = x.reshape(-1, x.shape[-1]).expand(copies, -1, -1)
     else:
-        y = torch.baddbmm(bias.unsqueeze(1), flat, weight.transpose(1, 2))
-    return y.view(copies, *batch_shape, weight.shape[1])
+        flat = x if x.dim() == 3 else x.reshape(copies, -1, x.shape[-1])  # the usual [C, B, in]: as is
+    y = torch.bmm(flat, weight_t) if bias is None else torch.baddbmm(bias.unsqueeze(1), flat, weight_t)
+    if x.dim() == 3 and not shared:
+        return y
+    return y.view(copies, *(x.shape[:-1] if shared else x.shape[1:-1]), weight.shape[1])
 
 
 def _batch_norm(module: BatchNorm, prefix: str, state: Mapping[str, Tensor], x: Tensor) -> Tensor:
