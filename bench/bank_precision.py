@@ -44,7 +44,7 @@ def main() -> None:
             buffer = io.BytesIO()
             torch.save(bank.state_dict(), buffer)
             with torch.no_grad():
-                metrics = accuracy.run(run.context(), run.module)
+                metrics = accuracy.evaluate(run.context(), run.module)  # run() would reuse its result
             row = "".join(f"{metrics.get(k, float('nan')):>22.5f}" for k in KEYS)
             print(f"{str(target)[-60:]:<60}{precision:>10}{buffer.tell() / 2**20:>9.1f}{row}", flush=True)
         run.module.bank = original
