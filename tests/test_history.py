@@ -9,9 +9,11 @@ from pathlib import Path
 from bayesgan import history
 from bayesgan.train import run
 
-RING = ["callbacks=default", "callbacks.samples=null", "callbacks.diagnostics=null", "callbacks.progress=null",
-        "callbacks.coverage.every_n_iterations=2", "callbacks.coverage.num_samples=200",
-        "trainer.log_every_n_steps=1", "checkpoint_every=2", "checkpoint_keep=-1"]  # fmt: skip
+RING = [
+    "callbacks=default", "callbacks.samples=null", "callbacks.diagnostics=null", "callbacks.progress=null",
+    "callbacks.coverage.every_n_iterations=2", "callbacks.coverage.num_samples=200",
+    "trainer.log_every_n_steps=1", "checkpoint_every=2", "checkpoint_keep=-1",
+]  # fmt: skip
 
 
 def steps_of(records: list[dict], key: str) -> list[int]:

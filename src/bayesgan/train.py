@@ -232,7 +232,9 @@ def _choices() -> dict[str, str]:
         return {}
     choices = HydraConfig.get().runtime.choices
     return {
-        group: str(choices[group]) for group in ("dataset", "model", "sampler", "trainer") if group in choices
+        group: str(choices[group])
+        for group in ("method", "dataset", "model", "sampler", "trainer")
+        if group in choices
     }
 
 
