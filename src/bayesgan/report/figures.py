@@ -61,17 +61,21 @@ def curves(
     """One figure per metric recorded at two or more iterations: a line per group, mean ± std band."""
     written: list[Path] = []
     for metric in metrics:
-        lines = [(label, *curve(row["runs"], metric)) for row, label in zip(rows, labels, strict=True)]
-        lines = [line for line in lines if len(line[1]) >= 2]
+        # A group keeps its colour (its row's index) in every figure, the bar chart included.
+        lines = [
+            (f"C{i % 10}", label, *curve(row["runs"], metric))
+            for i, (row, label) in enumerate(zip(rows, labels, strict=True))
+        ]
+        lines = [line for line in lines if len(line[2]) >= 2]
         if not lines:
             continue
         figure = Figure(figsize=(6.4, 4.0))
         axes = figure.add_subplot()
-        for label, steps, means, stds in lines:
-            (drawn,) = axes.plot(steps, means, label=label, linewidth=1.5)
+        for colour, label, steps, means, stds in lines:
+            axes.plot(steps, means, label=label, linewidth=1.5, color=colour)
             low = [m - s for m, s in zip(means, stds, strict=True)]
             high = [m + s for m, s in zip(means, stds, strict=True)]
-            axes.fill_between(steps, low, high, color=drawn.get_color(), alpha=0.2, linewidth=0)
+            axes.fill_between(steps, low, high, color=colour, alpha=0.2, linewidth=0)
         axes.set_xlabel("iteration")
         axes.set_ylabel(with_direction(metric))
         axes.set_title(f"{metric}: mean ± std over seeds")

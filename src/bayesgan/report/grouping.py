@@ -113,8 +113,8 @@ def group_keys(
 def with_null_rows(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """``runs`` plus one pseudo-run per (experiment, seed) holding the structureless reference's scores
     (``null/*`` recorded by the coverage callback) as ``coverage/*``, with sampler ``"null (structureless)"``,
-    so tables show what chance scores beside the models. Its config is empty: the reference depends on the
-    data and the seed only."""
+    so tables show what chance scores beside the models. Its config is empty (its other columns read "-"):
+    the reference depends on the data and the seed only."""
     nulls: dict[tuple[Any, Any], dict[str, Any]] = {}
     for run in runs:
         null = {
@@ -124,6 +124,7 @@ def with_null_rows(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         if null and key not in nulls:
             choices = {"dataset": (run.get("choices") or {}).get("dataset", MISSING), "sampler": NULL_ROW}
             nulls[key] = {**run, "choices": choices, "config": {}, "metrics": null, "reference": True}
+            nulls[key] |= {"iterations": None, "planned_iterations": None}  # one row whatever the lengths
     return [*runs, *nulls.values()]
 
 
