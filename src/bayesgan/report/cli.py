@@ -60,20 +60,20 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("roots", nargs="*", default=[DEFAULT_ROOT], metavar="ROOT",
                    help=f"directories searched for results.json (default: {DEFAULT_ROOT}/)")  # fmt: skip
-    p.add_argument("--group-by", type=_split, default=None,
+    p.add_argument("--group-by", type=_split, default=None, metavar="KEY,...",
                    help="columns first, comma-separated: any config key (posterior.J_g, "
                         "sampler.optimizer.lr_per_datum), group choice (sampler, method) or results key "
                         "(experiment); other keys that differ are still added (default: experiment, "
                         "dataset, sampler + every differing key)")  # fmt: skip
-    p.add_argument("--pool", type=_split, default=[],
+    p.add_argument("--pool", type=_split, default=[], metavar="KEY,...",
                    help="keys (patterns) pooled over like the seed, e.g. dataset.n_labels")  # fmt: skip
-    p.add_argument("--metrics", type=_split, default=None,
+    p.add_argument("--metrics", type=_split, default=None, metavar="NAME,...",
                    help="comma-separated metric keys (default: all found, except loss/*)")  # fmt: skip
     p.add_argument("--baseline", default=None, metavar="KEY=VALUE[,...]",
                    help="a group to compare every other group with, e.g. sampler=ml: differences with 95 %% "
                         "bootstrap intervals, paired by seed where seeds match")  # fmt: skip
     p.add_argument("--format", choices=("markdown", "csv", "html"), default="markdown")
-    p.add_argument("--out", type=Path, default=None,
+    p.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help="where figures and report.html go (default: <first ROOT>/report)")  # fmt: skip
     p.add_argument("--no-figures", action="store_true", help="tables only")
     for option, help_text, _ in EXTRA_VIEWS:
@@ -166,8 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         path = _out_dir(args) / "report.html"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(page)
-        print(f"Report:  {path}")
-        print("\n".join(f"Figure:  {p}" for p in written))
+        print(f"Report:  {path}", *(f"Figure:  {p}" for p in written), sep="\n")
         return 0
     sys.stdout.write(tables.render(rows, args.format, diffs))
     if args.format == "markdown" and diffs:
