@@ -66,7 +66,8 @@ def _text(value: Any) -> str:
 
 
 def available_fields(runs: Sequence[dict[str, Any]]) -> set[str]:
-    names = {k for run in runs for k in run if k not in ("metrics", "choices", "config", "path")}
+    internal = ("metrics", "choices", "config", "path", "reference")
+    names = {k for run in runs for k in run if k not in internal and not k.startswith("_")}
     names |= {k for run in runs for k in (run.get("config") or {})}
     return names | {k for run in runs for k in (run.get("choices") or {})}
 

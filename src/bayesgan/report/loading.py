@@ -11,6 +11,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from bayesgan import history, results_file
+from bayesgan.report.grouping import diverged
 
 
 def warn(message: str) -> None:
@@ -87,8 +88,6 @@ def run_config(run_dir: Path) -> tuple[dict[str, Any], dict[str, str]]:
 def _unfinished(run: dict[str, Any]) -> bool:
     """An interrupted run, or one that recorded fewer iterations than planned without diverging, is not a
     result: it is skipped with a warning (a diverged run is a result, and is counted as diverged)."""
-    from bayesgan.report.grouping import diverged
-
     done, planned = run.get("iterations"), run.get("planned_iterations")
     if run.get("interrupted_at") is not None:
         why = f"interrupted at iteration {run['interrupted_at']}; resume it with ckpt_path="
@@ -104,7 +103,9 @@ def run_history(run: dict[str, Any]) -> list[dict[str, Any]]:
     """The run's ``history.jsonl`` records (``[]`` when it has none)."""
     if "path" not in run or run.get("reference"):  # a null row has no run of its own
         return []
-    return history.read(Path(run["path"]).parent / history.FILE_NAME)
+    if "_history" not in run:  # read once per report, not once per metric
+        run["_history"] = history.read(Path(run["path"]).parent / history.FILE_NAME)
+    return run["_history"]
 
 
 def latest_samples(run: dict[str, Any]) -> Path | None:
