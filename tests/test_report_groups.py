@@ -240,3 +240,13 @@ def test_html_page_is_self_contained_and_shows_every_group(tmp_path: Path, capsy
     latest = (tmp_path / "ml40_0" / "samples" / "iter_0000020.png").read_bytes()
     assert base64.b64encode(latest).decode() in page
     assert "Difference to the baseline sampler=ml" in page
+
+
+def test_a_damaged_hydra_dir_is_one_warning_and_the_run_still_counts(tmp_path: Path, capsys) -> None:
+    write_run(tmp_path, "good", seed=0, metrics={"m": 1.0})
+    bad = write_run(tmp_path, "bad", seed=1, metrics={"m": 3.0})
+    (bad / ".hydra" / "config.yaml").write_text("seed: [unclosed")
+    runs = report.collect([tmp_path])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "bad/.hydra: config not read" in err[0]
+    assert len(runs) == 2 and {r["seed"] for r in runs} == {0, 1}
