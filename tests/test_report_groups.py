@@ -250,3 +250,18 @@ def test_a_damaged_hydra_dir_is_one_warning_and_the_run_still_counts(tmp_path: P
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "bad/.hydra: config not read" in err[0]
     assert len(runs) == 2 and {r["seed"] for r in runs} == {0, 1}
+
+
+def test_an_unwritable_out_dir_keeps_the_tables_and_refuses_the_page(tmp_path: Path, capsys) -> None:
+    write_run(tmp_path / "runs", "a", metrics={"m": 1.0}, history=[{"step": 1, "m": 0}, {"step": 2, "m": 1}])
+    blocked = tmp_path / "a_file"
+    blocked.write_text("not a directory")
+    assert report.main([str(tmp_path / "runs"), "--out", str(blocked / "report")]) == 0
+    out, err = capsys.readouterr()
+    assert "| ring " in out and "Figure:" not in out
+    assert len(err.strip().splitlines()) == 1 and "figures not written to" in err
+    assert report.main([str(tmp_path / "runs"), "--out", str(blocked / "report"), "--format", "html"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert (
+        err[-1].startswith("bayesgan-report: error: cannot write") and "choose another --out DIR" in err[-1]
+    )

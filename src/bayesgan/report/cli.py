@@ -157,15 +157,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     written: list[Path] = []
     if not args.no_figures:
         out = _out_dir(args)
-        written = figures.curves(rows, names, metrics, out) + figures.bars(rows, names, metrics, out)
+        try:
+            written = figures.curves(rows, names, metrics, out) + figures.bars(rows, names, metrics, out)
+        except OSError as error:  # the tables still come; only the pictures are lost
+            warn(
+                f"figures not written to {out} ({error.strerror or error}): choose --out DIR or --no-figures"
+            )
 
     if args.format == "html":
         samples = [(name, p) for name, row in zip(names, rows, strict=True) if (p := _group_samples(row))]
         page = html.page(rows, names, metrics, roots=args.roots, diffs=diffs, spec=spec, figures=written,
                          samples=samples)  # fmt: skip
         path = _out_dir(args) / "report.html"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(page)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(page)
+        except OSError as error:
+            return _error(f"cannot write {path} ({error.strerror or error}); choose another --out DIR")
         print(f"Report:  {path}", *(f"Figure:  {p}" for p in written), sep="\n")
         return 0
     sys.stdout.write(tables.render(rows, args.format, diffs))
