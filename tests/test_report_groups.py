@@ -221,9 +221,12 @@ def test_html_page_is_self_contained_and_shows_every_group(tmp_path: Path, capsy
     for seed in (0, 1):
         for sampler, iterations in (("sghmc", 40), ("sghmc", 80), ("ml", 40)):
             hist = [{"step": s, "acc": s / 100} for s in (10, 20)]
-            metrics = {"acc": 0.1 * seed}
-            write_run(tmp_path, f"{sampler}{iterations}_{seed}", sampler=sampler, seed=seed,
-                      iterations=iterations, metrics=metrics, history=hist, samples=True)  # fmt: skip
+            metrics, name = {"acc": 0.1 * seed}, f"{sampler}{iterations}_{seed}"
+            run_dir = write_run(tmp_path, name, sampler=sampler, seed=seed, iterations=iterations,
+                                metrics=metrics, history=hist, samples=True)  # fmt: skip
+            if sampler == "ml":  # logger=csv: the callbacks write under the logger's directory
+                (run_dir / "csv" / "version_0").mkdir(parents=True)
+                (run_dir / "samples").rename(run_dir / "csv" / "version_0" / "samples")
     assert report.main([str(tmp_path), "--format", "html", "--baseline", "sampler=ml"]) == 0
     out = capsys.readouterr().out
     page_path = Path(out.splitlines()[0].split(maxsplit=1)[1])
@@ -237,7 +240,7 @@ def test_html_page_is_self_contained_and_shows_every_group(tmp_path: Path, capsy
         assert f"{label}: " in page  # each group's sample grid, captioned
     # two figures (curve, bars) and three groups' latest grids, each embedded once
     assert len(parser.refs) == 5
-    latest = (tmp_path / "ml40_0" / "samples" / "iter_0000020.png").read_bytes()
+    latest = (tmp_path / "ml40_0" / "csv" / "version_0" / "samples" / "iter_0000020.png").read_bytes()
     assert base64.b64encode(latest).decode() in page
     assert "Difference to the baseline sampler=ml" in page
 

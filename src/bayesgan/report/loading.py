@@ -119,5 +119,6 @@ def latest_samples(run: dict[str, Any]) -> Path | None:
     """The run's most recent sample grid or scatter plot (``samples/iter_<k>.png``), if any."""
     if "path" not in run or run.get("reference"):
         return None
-    grids = sorted((Path(run["path"]).parent / "samples").glob("iter_*.png"))
+    # Under the logger's directory when it has its own (logger=csv: csv/version_0/samples/).
+    grids = sorted(Path(run["path"]).parent.rglob("samples/iter_*.png"), key=lambda p: p.name)
     return grids[-1] if grids else None
