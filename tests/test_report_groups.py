@@ -268,3 +268,17 @@ def test_an_unwritable_out_dir_keeps_the_tables_and_refuses_the_page(tmp_path: P
     assert (
         err[-1].startswith("bayesgan-report: error: cannot write") and "choose another --out DIR" in err[-1]
     )
+
+
+def test_an_extra_view_registers_its_own_flag(tmp_path: Path, capsys, monkeypatch) -> None:
+    # The place a paper's table (bayesgan.table1, "--table1") plugs into the same command and runs.
+    def view(runs: list[dict[str, Any]], args: Any) -> str:
+        return f"{len(runs)} runs, seeds {sorted(r['seed'] for r in runs)}\n"
+
+    monkeypatch.setattr(report.cli, "EXTRA_VIEWS", [("--seeds-view", "list the seeds", view)])
+    for seed in (0, 1):
+        write_run(tmp_path, f"r{seed}", seed=seed, metrics={"m": 1.0})
+    assert report.main([str(tmp_path), "--seeds-view"]) == 0
+    assert capsys.readouterr().out == "2 runs, seeds [0, 1]\n"
+    assert report.main([str(tmp_path), "--no-figures"]) == 0
+    assert "| ring " in capsys.readouterr().out  # without the flag: the tables

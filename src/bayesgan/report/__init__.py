@@ -10,6 +10,7 @@ Modules: :mod:`.loading` (results, configs, histories, samples), :mod:`.grouping
 functions re-exported here are used by ``bench/compare.py`` and the tests.
 """
 
+from bayesgan.report import cli
 from bayesgan.report.baseline import differences, paired_bootstrap, parse_baseline, unpaired_bootstrap
 from bayesgan.report.cli import DEFAULT_ROOT, EXTRA_VIEWS, main
 from bayesgan.report.grouping import (
@@ -40,6 +41,7 @@ __all__ = [
     "MISSING",
     "NULL_ROW",
     "available_fields",
+    "cli",
     "collect",
     "default_metrics",
     "differences",

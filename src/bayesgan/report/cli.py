@@ -165,7 +165,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
 
     if args.format == "html":
-        samples = [(name, p) for name, row in zip(names, rows, strict=True) if (p := _group_samples(row))]
+        samples = [
+            (f"{name}: {p}", p) for name, row in zip(names, rows, strict=True) if (p := _group_samples(row))
+        ]
         page = html.page(rows, names, metrics, roots=args.roots, diffs=diffs, spec=spec, figures=written,
                          samples=samples)  # fmt: skip
         path = _out_dir(args) / "report.html"

@@ -57,7 +57,7 @@ def page(
     figures: Sequence[Path] = (),
     samples: Sequence[tuple[str, Path]] = (),
 ) -> str:
-    """The whole page as text. ``figures``: PNG files to embed; ``samples``: (group label, PNG) pairs."""
+    """The whole page as text. ``figures``: PNG files to embed; ``samples``: (caption, PNG) pairs."""
     group_cols = list(rows[0]["group"]) if rows else []
     header = [*group_cols, "n", *(with_direction(m) for m in metrics)]
     body = [
@@ -94,6 +94,6 @@ def page(
         parts += [_figure(p, p.stem) for p in pngs]
     if samples:
         parts.append("<h2>Latest samples per group</h2>")
-        parts += [_figure(p, f"{label}: {p.parent.parent.name}/{p.name}") for label, p in samples]
+        parts += [_figure(p, caption) for caption, p in samples]
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
