@@ -13,6 +13,7 @@ from bayesgan.report import figures, html, tables
 from bayesgan.report.baseline import check_spec, differences, parse_baseline
 from bayesgan.report.grouping import (
     CONTEXT,
+    MISSING,
     NULL_ROW,
     available_fields,
     default_metrics,
@@ -104,7 +105,11 @@ def labels(rows: Sequence[dict[str, Any]]) -> list[str]:
     )
     bare = {*CONTEXT, "method", "model"}
     return [
-        ", ".join(row["group"][k] if k in bare else f"{k.rsplit('.', 1)[-1]}={row['group'][k]}" for k in keys)
+        ", ".join(
+            row["group"][k] if k in bare else f"{k.rsplit('.', 1)[-1]}={row['group'][k]}"
+            for k in keys
+            if row["group"][k] != MISSING  # e.g. the null row has no length
+        )
         for row in rows
     ]
 

@@ -26,12 +26,13 @@ def slug(metric: str) -> str:
 
 def _save(figure: Figure, stem: Path) -> list[Path]:
     FigureCanvasAgg(figure)
+    figure.tight_layout()  # once for both files (a layout engine or bbox_inches="tight" redo it per file)
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = []
     for ext in FORMATS:
         path = stem.with_suffix(f".{ext}")
         # No creation date in the SVG: the same report gives the same file.
-        figure.savefig(path, dpi=110, bbox_inches="tight", metadata={"Date": None} if ext == "svg" else None)
+        figure.savefig(path, dpi=110, metadata={"Date": None} if ext == "svg" else None)
         paths.append(path)
     return paths
 
@@ -106,8 +107,7 @@ def bars(
             style = _NULL_STYLE if label.startswith("null") else {"color": f"C{x % 10}"}
             axes.bar(x, stats["mean"], yerr=error, capsize=4, label=label, **style)
         axes.set_xticks(range(len(rows)), labels, rotation=30, ha="right", fontsize="small")
-        axes.set_title(with_direction(metric), fontsize="medium")
+        axes.set_title(with_direction(metric), fontsize="small")
         axes.grid(axis="y", alpha=0.3)
     figure.suptitle("final metrics: mean ± std over seeds")
-    figure.tight_layout()
     return _save(figure, out_dir / "final_metrics")
