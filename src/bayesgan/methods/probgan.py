@@ -72,7 +72,7 @@ class StateHistory(nn.Module):
         self.filled.fill_(min(self.size, int(self.filled) + 1))
 
     def states(self) -> list[dict[str, Tensor]]:
-        """The held snapshots (views), oldest slot first."""
+        """The held snapshots (views), in slot order: only their mean is used, which ignores the order."""
         return [
             {name: getattr(self, self._slot(name))[i] for name in self.names} for i in range(int(self.filled))
         ]
