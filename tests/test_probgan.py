@@ -235,6 +235,8 @@ def test_short_fit(make_config, tmp_path, setting) -> None:
         ("method.history_size=0", "method.history_size must be >= 1"),
         ("method.history_every=-1", "method.history_every must be >= 1"),
         ("method.gma_std=0", "method.gma_std must be > 0"),
+        ("method.prior_weight=abc", "method.prior_weight must be a number, got 'abc'"),
+        ("method.history_size=2.5", "method.history_size must be an integer, got 2.5"),
     ],
 )
 def test_bad_settings_are_one_line(make_config, tmp_path, capsys, override, expected) -> None:

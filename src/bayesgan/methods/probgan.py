@@ -46,6 +46,18 @@ from bayesgan.posterior import PosteriorSpec
 PRIORS = ("psa", "gma", "none")
 
 
+def _number(key: str, value: Any, kind: type = float) -> Any:
+    """``value`` as a ``kind``, or a one-line error naming ``method.<key>``."""
+    try:
+        if isinstance(value, bool) or (kind is int and float(value) != int(value)):
+            raise ValueError
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"method.{key} must be {'an integer' if kind is int else 'a number'}, got {value!r}"
+        ) from None
+
+
 class StateHistory(nn.Module):
     """The ``size`` most recent snapshots of a stacked ensemble state, held as buffers: they move with the
     module, are saved in its state dict (exact resume) and are identical on every DDP rank."""
@@ -96,26 +108,31 @@ class ProbGAN(BayesGAN):
     ) -> None:
         if prior not in PRIORS:
             raise ValueError(f"method.prior must be one of {', '.join(PRIORS)}, got {prior!r}")
+        prior_weight, gma_std = _number("prior_weight", prior_weight), _number("gma_std", gma_std)
+        history_size, history_every = (
+            _number("history_size", history_size, int),
+            _number("history_every", history_every, int),
+        )
         if not (0 < prior_weight < math.inf):
             raise ValueError(
                 f"method.prior_weight must be > 0 and finite (method.prior=none drops the inherited prior), "
                 f"got {prior_weight}"
             )
         for key, value in (("history_size", history_size), ("history_every", history_every)):
-            if int(value) < 1:
+            if value < 1:
                 raise ValueError(f"method.{key} must be >= 1, got {value}")
         if not (0 < gma_std < math.inf):
             raise ValueError(f"method.gma_std must be > 0 and finite, got {gma_std}")
         super().__init__(architecture, posterior, **common)
-        self.prior, self.prior_weight, self.gma_std = prior, float(prior_weight), float(gma_std)
-        self.history_every = int(history_every)
+        self.prior, self.prior_weight, self.gma_std = prior, prior_weight, gma_std
+        self.history_every = history_every
         self.history: StateHistory | None = None
         if prior == "none":
             return
         # The inherited prior counts like λ·N_g observations: the G sampler's W (and so η) includes them.
         generator = (1 + self.prior_weight) * self.observations.generator
         self.observations = dataclasses.replace(self.observations, generator=generator)
-        size = int(history_size) if prior == "psa" else 1
+        size = history_size if prior == "psa" else 1
         self.history = StateHistory(self._inherited_source(), size)
         self.history.push(self._inherited_source())  # iteration 0's networks
 
