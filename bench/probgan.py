@@ -4,9 +4,9 @@
 Both samplers run the ring_pacgan preset (data, networks, latent, J_g = 2, J_d = 1, M = 2, SGHMC with the same
 settings), so the rows differ only in the inference method: ``sampler=probgan`` trains each discriminator
 against the pooled generator mixture and gives the generators the inherited prior (method defaults: partial
-summation over 4 discriminator snapshots, one every 50 iterations, weight 1). The budget is a third of the
-preset's 15,000 iterations was planned (5,000, burn-in 2,500, thin 250); on the loaded shared machine it
-was cut to 3,500 at resume (``iterations`` may change at resume), so the bank pools 4 snapshots (2,750-3,500).
+summation over 4 discriminator snapshots, one every 50 iterations, weight 1). The planned budget was a third
+of the preset's 15,000 iterations (5,000, burn-in 2,500, thin 250). On the loaded shared machine the run was
+cut to 3,500 at resume (``iterations`` may change at resume), so the bank pools 4 snapshots (2,750-3,500).
 
 Summaries: ``bench/results/families/probgan/<case>/<sampler>/seed<k>.json`` (compare.py's format).
 
