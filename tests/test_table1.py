@@ -135,3 +135,14 @@ def test_every_job_of_a_table1_preset_composes_and_validates(make_config, experi
     for row in sweep["row"].split(","):
         for n_labels in sweep["dataset.n_labels"].split(","):
             check_job(make_config, experiment, row, n_labels)
+
+
+def test_the_report_view_renders_collected_runs(tmp_path: Path) -> None:
+    import argparse
+
+    from bayesgan.report import collect
+    from bayesgan.table1 import view
+
+    write(tmp_path, "a", dataset="digits", n_labels=20, accuracy=0.75, seed=0, row="bayesgan")
+    text = view(collect([tmp_path]), argparse.Namespace(format="markdown"))
+    assert "| 20 | 25.0 (n=1) |" in text and text.endswith("\n")

@@ -3,6 +3,9 @@ at every labelled-set size n_s, mean ± std over seeds, one block per dataset, i
 
     python -m bayesgan.table1 outputs/table1_digits [--format text|markdown]
 
+``view`` is the same table as a ``bayesgan-report`` view (``bayesgan.report.cli.EXTRA_VIEWS``: runs already
+collected, the report's ``--format``).
+
 MNIST entries are the number of misclassified test images out of the 10,000 (as the paper); every other
 dataset reports % test error. Runs come from the ``results.json`` files under the given paths
 (``bayesgan.report.collect``: interrupted and unfinished runs are skipped with a warning). A diverged run
@@ -104,9 +107,19 @@ def render_table1(paths: Sequence[str | Path], *, fmt: str = "text") -> str:
     entries mean ± std over seeds (n = number of seeds). ``fmt``: "text" (aligned) or "markdown"."""
     if fmt not in ("text", "markdown"):
         raise ValueError(f"fmt must be 'text' or 'markdown', got {fmt!r}")
-    blocks = table1(collect(paths))
-    if not blocks:
-        return "No semi-supervised results.json (with n_labels) under " + ", ".join(map(str, paths))
+    text = render_runs(collect(paths), fmt=fmt)
+    return text or "No semi-supervised results.json (with n_labels) under " + ", ".join(map(str, paths))
+
+
+def view(runs: list[dict[str, Any]], args: argparse.Namespace) -> str:
+    """``bayesgan-report --table1``: the table of already collected runs (markdown for --format markdown)."""
+    fmt = "markdown" if getattr(args, "format", None) == "markdown" else "text"
+    return (render_runs(runs, fmt=fmt) or "No semi-supervised runs (with n_labels) among these") + "\n"
+
+
+def render_runs(runs: Iterable[dict[str, Any]], *, fmt: str = "text") -> str:
+    """The Table 1 text of ``runs`` (results.json contents); "" when none is a semi-supervised run."""
+    blocks = table1(runs)
     out = []
     for dataset in sorted(blocks):
         block = blocks[dataset]
