@@ -75,7 +75,9 @@ class BayesGAN(pl.LightningModule):
             posterior.J_d * posterior.M,
             vectorize=vectorize,
         )
-        self.bank = PosteriorBank(posterior.burn_in, posterior.thin, posterior.bank_size)
+        self.bank = PosteriorBank(
+            posterior.burn_in, posterior.thin, posterior.bank_size, posterior.bank_precision
+        )
         self.iteration = 0
         self.divergence_loss = divergence_loss
         self.diverged_at: int | None = None
