@@ -146,3 +146,14 @@ def test_the_report_view_renders_collected_runs(tmp_path: Path) -> None:
     write(tmp_path, "a", dataset="digits", n_labels=20, accuracy=0.75, seed=0, row="bayesgan")
     text = view(collect([tmp_path]), argparse.Namespace(format="markdown"))
     assert "| 20 | 25.0 (n=1) |" in text and text.endswith("\n")
+
+
+def test_bayesgan_report_table1_prints_the_same_table(tmp_path: Path, capsys) -> None:
+    from bayesgan import report
+
+    write(tmp_path, "a", dataset="mnist", n_labels=100, accuracy=0.9872, seed=0, row="bayesgan")
+    write(tmp_path, "b", dataset="mnist", n_labels=100, accuracy=0.9868, seed=1, row="bayesgan")
+    assert report.main([str(tmp_path), "--table1"]) == 0
+    shown = capsys.readouterr().out
+    assert "130 ± 3 (n=2)" in shown
+    assert shown.splitlines()[0].startswith("mnist: test errors out of 10,000")

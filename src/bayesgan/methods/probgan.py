@@ -166,7 +166,11 @@ class ProbGAN(BayesGAN):
         assert self.history is not None
         if self.prior == "psa":
             per_snapshot = [
-                losses.generator_nll(self.fake_logits(fakes, state=s), semi_supervised=self.semi_supervised)
+                losses.generator_nll(
+                    self.fake_logits(fakes, state=s),
+                    semi_supervised=self.semi_supervised,
+                    objective=self.objective,
+                )
                 for s in self.history.states()
             ]
             return torch.stack(per_snapshot).mean(0)

@@ -121,7 +121,17 @@ def _out_dir(args: argparse.Namespace) -> Path:
     return (root.parent if root.is_file() else root) / "report"
 
 
+def _register_builtin_views() -> None:
+    from bayesgan import table1  # imported here: it builds on this package
+
+    if not any(option == "--table1" for option, _, _ in EXTRA_VIEWS):
+        EXTRA_VIEWS.append(
+            ("--table1", "the paper's Table 1 layout: n_s x rows, mean ± std over seeds", table1.view)
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _register_builtin_views()
     args = parser().parse_args(argv)
     runs = collect(args.roots)
     if not runs:
