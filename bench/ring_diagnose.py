@@ -25,6 +25,22 @@ def distances(samples: torch.Tensor, modes: torch.Tensor) -> torch.Tensor:
     return torch.cdist(samples, modes).min(1).values
 
 
+def cluster_shape(samples: torch.Tensor, modes: torch.Tensor, std: float) -> str:
+    """Per mode, over the samples within 10 std of it: the offset of their mean from the mode and their
+    spread per dimension, both in data std units, averaged over the modes (the data: offset 0, spread 1)."""
+    d = torch.cdist(samples, modes)
+    nearest, dist = d.argmin(1), d.min(1).values
+    offsets, spreads = [], []
+    for k in range(modes.shape[0]):
+        near = samples[(nearest == k) & (dist < 10 * std)]
+        if len(near) > 5:
+            offsets.append(float((near.mean(0) - modes[k]).norm()) / std)
+            spreads.append(float(near.std(0).mean()) / std)
+    if not offsets:
+        return "no clusters"
+    return f"cluster offset {sum(offsets) / len(offsets):.2f}σ, spread {sum(spreads) / len(spreads):.2f}σ"
+
+
 def diagnose(path: Path, overrides: list[str], num_samples: int = 2500, seed: int = 0) -> str:
     # Rebuilt from the given overrides: older checkpoints carry no saved configuration.
     scratch = Path("outputs/ring_diagnose")
@@ -43,7 +59,7 @@ def diagnose(path: Path, overrides: list[str], num_samples: int = 2500, seed: in
         shares = ", ".join(f"<{k}σ {100 * float((d < k).float().mean()):.1f}%" for k in (3, 5, 10))
         cells.append(
             f"  {mode}-mode BN: modes {cov['modes_captured']:.0f}, HQ {cov['high_quality']:.1f}%, "
-            f"reverse KL {cov['reverse_kl']:.3f}; {shares}; median distance {float(d.median()):.2f}σ"
+            f"reverse KL {cov['reverse_kl']:.3f}; {shares}; {cluster_shape(x, modes, std)}"
         )
     return "\n".join(cells)
 

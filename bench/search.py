@@ -1,18 +1,21 @@
-"""Reproducible settings searches: each named search is ONE ``bayesgan-train -m`` multirun (Hydra's basic
-launcher, one job at a time), whose per-job summaries land in bench/results/search/<name>/ (committed).
+"""Reproducible settings searches. A named search is a base configuration plus grids in Hydra's sweep syntax:
+``bayesgan-train -m <base> <grid>`` would run it (``--list`` prints that line). This script runs the same
+jobs one at a time, resumably (a finished job is skipped, an interrupted one continues from its last
+checkpoint), and writes one small summary per job to bench/results/search/<name>/ (committed).
 
 Digits searches tune on a VALIDATION split (``dataset.validation=true``: 360 of the 1,437 training images
-held out, the 360 test images never loaded) with seeds 100+, outside the comparison's seeds 0-4, so no
+held out, the 360 test images never loaded) with seed 100, outside the comparison's seeds 0-4, so no
 setting is chosen on the test set. The ``test/*`` metrics a job reports are then validation metrics.
 
-    python bench/search.py --list                 # the searches and their command lines
-    python bench/search.py digits50_sghmc         # run one (then collect and print its table)
-    python bench/search.py digits50_sghmc --collect   # only collect/print an existing sweep
+    python bench/search.py --list                     # the searches and their multirun command lines
+    python bench/search.py digits50_sghmc             # run what is missing, collect, print the table
+    python bench/search.py digits50_sghmc --collect   # only collect and print
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import subprocess
@@ -28,29 +31,22 @@ DIGITS_VAL = [
     "experiment=digits_semi",
     "dataset.n_labels=50",
     "dataset.validation=true",
-    "callbacks.quality=null",  # image metrics are not what these searches select on (and cost half the run)
+    "seed=100",
+    "callbacks.quality=null",  # image metrics are not what these searches select on
     "callbacks.samples=null",
 ]
-# name -> (overrides with Hydra sweep syntax, metric to maximise)
-SEARCHES: dict[str, tuple[list[str], str]] = {
+T = "sampler.optimizer.temperature"
+LR = "sampler.optimizer.lr_per_datum"
+# name -> (base overrides, grids (each expanded as a product, in order), metric to maximise)
+SEARCHES: dict[str, tuple[list[str], list[list[str]], str]] = {
     "digits50_sghmc": (
-        [
-            *DIGITS_VAL,
-            "sampler=sghmc",
-            "seed=100",
-            "sampler.optimizer.temperature=1,0.1,0.01",
-            "sampler.optimizer.lr_per_datum=3e-2,1e-1",
-        ],
+        [*DIGITS_VAL, "sampler=sghmc"],
+        [[f"{T}=1,0.1,0.01", f"{LR}=3e-2"], [f"{T}=1", f"{LR}=1e-1"]],
         "test/bma_accuracy",
     ),
     "digits50_sgld": (
-        [
-            *DIGITS_VAL,
-            "sampler=sgld",
-            "seed=100",
-            "sampler.optimizer.temperature=1,0.1,0.01",
-            "sampler.optimizer.lr_per_datum=3e-2,1e-1",
-        ],
+        [*DIGITS_VAL, "sampler=sgld"],
+        [[f"{T}=0.1,0.01", f"{LR}=3e-2"]],
         "test/bma_accuracy",
     ),
 }
@@ -58,9 +54,37 @@ COMMON = ["logger=none", "trainer.enable_progress_bar=false"]
 KEEP = ("test/", "diag/rhat_max", "diag/generator_diversity", "loss/")
 
 
-def command(name: str, sweep_dir: Path) -> list[str]:
-    overrides, _ = SEARCHES[name]
-    return [sys.executable, "-m", "bayesgan.train", "-m", *overrides, *COMMON, f"hydra.sweep.dir={sweep_dir}"]
+def jobs(name: str) -> list[list[str]]:
+    """The swept overrides of every job, grids in order, each grid's product in Hydra's order."""
+    out = []
+    for grid in SEARCHES[name][1]:
+        keys = [o.split("=", 1)[0] for o in grid]
+        values = [o.split("=", 1)[1].split(",") for o in grid]
+        out += [
+            [f"{k}={v}" for k, v in zip(keys, combo, strict=True)] for combo in itertools.product(*values)
+        ]
+    return out
+
+
+def tag(swept: list[str]) -> str:
+    """A run directory name from the swept values: no '=' or ',' (a ckpt_path= override would need quotes)."""
+    return "_".join(o.split("=", 1)[0].split(".")[-1] + o.split("=", 1)[1] for o in swept)
+
+
+def run_missing(name: str, sweeps: Path) -> None:
+    base = SEARCHES[name][0]
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    for swept in jobs(name):
+        run_dir = sweeps / name / tag(swept)
+        if (run_dir / "results.json").exists():
+            print(f"done: {run_dir}", flush=True)
+            continue
+        saved = [run_dir / "checkpoints" / n for n in ("last.ckpt", "interrupted.ckpt")]
+        saved = [p for p in saved if p.exists()]
+        resume = [f"ckpt_path={max(saved, key=lambda p: p.stat().st_mtime).resolve()}"] if saved else []
+        print(f"run: {run_dir} {' '.join(resume)}", flush=True)
+        cmd = [sys.executable, "-m", "bayesgan.train", *base, *swept, *COMMON, f"hydra.run.dir={run_dir}"]
+        subprocess.run([*cmd, *resume], check=True, env=env)
 
 
 def collect(name: str, sweep_dir: Path, out_dir: Path, commit: str) -> list[dict[str, Any]]:
@@ -70,6 +94,8 @@ def collect(name: str, sweep_dir: Path, out_dir: Path, commit: str) -> list[dict
     rows = []
     out_dir.mkdir(parents=True, exist_ok=True)
     for job in sorted(sweep_dir.glob("*/results.json")):
+        if not (job.parent / ".hydra" / "overrides.yaml").exists():
+            continue
         results = json.loads(job.read_text())
         overrides = [str(o) for o in OmegaConf.load(job.parent / ".hydra" / "overrides.yaml")]
         row = {
@@ -87,8 +113,8 @@ def collect(name: str, sweep_dir: Path, out_dir: Path, commit: str) -> list[dict
 
 
 def table(name: str, rows: list[dict[str, Any]]) -> str:
-    base, metric = SEARCHES[name]
-    swept = [o.split("=")[0] for o in base if "," in o]
+    metric = SEARCHES[name][2]
+    swept = list(dict.fromkeys(o.split("=", 1)[0] for grid in SEARCHES[name][1] for o in grid))
     header = [*swept, metric, "member acc.", "max R̂"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in sorted(rows, key=lambda r: -(r["metrics"].get(metric) or -1)):
@@ -110,13 +136,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--results", type=Path, default=Path("bench/results/search"))
     args = parser.parse_args(argv)
     if args.list or not args.name:
-        for name in SEARCHES:
-            print(f"{name}:\n  {' '.join(command(name, args.sweeps / name)[2:])}")
+        for name, (base, grids, _) in SEARCHES.items():
+            lines = [" ".join(["bayesgan-train -m", *base, *grid, *COMMON]) for grid in grids]
+            print(f"{name} ({len(jobs(name))} jobs):\n  " + "\n  ".join(lines))
         return
     sweep_dir = args.sweeps / args.name
     if not args.collect:
-        env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
-        subprocess.run(command(args.name, sweep_dir), check=True, env=env)
+        run_missing(args.name, args.sweeps)
     rows = collect(args.name, sweep_dir, args.results / args.name, _commit())
     print(f"\n{args.name}: {len(rows)} jobs, {sweep_dir}\n{table(args.name, rows)}")
 
