@@ -346,7 +346,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    for name in ("lightning.pytorch", "lightning.fabric"):  # per-run banners would bury the progress lines
+    for name in ("pytorch_lightning", "lightning_fabric"):  # per-run banners would bury the progress lines
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
     if not args.report:

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 import torch
-from lightning.pytorch import Callback, LightningModule, Trainer
+from pytorch_lightning import Callback, LightningModule, Trainer
 
 
 class ThreadProbe(Callback):

@@ -20,6 +20,7 @@ from bayesgan.naming import dataset_tag, run_name
 from bayesgan.train import run
 
 ROOT = Path(__file__).resolve().parents[1]
+CONF = ROOT / "src" / "bayesgan" / "conf"
 
 
 @pytest.mark.parametrize(
@@ -62,12 +63,12 @@ def test_help_describes_every_group_and_option() -> None:
                           timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stderr
     text = done.stdout
-    groups = sorted(p.name for p in (ROOT / "conf").iterdir() if p.is_dir() and p.name != "hydra")
+    groups = sorted(p.name for p in CONF.iterdir() if p.is_dir() and p.name != "hydra")
     for group in [*groups, "hydra/launcher"]:
         line = next((ln for ln in text.splitlines() if ln.startswith(group + " ")), None)
         assert line and len(line.split()) > 2, f"--help has no description of {group}"
     for group in groups:  # every option of every group is named
-        for option in (ROOT / "conf" / group).glob("*.yaml"):
+        for option in (CONF / group).glob("*.yaml"):
             assert option.stem in text, (group, option.stem)
     assert "base_sampler" not in text
     assert text.count("bayesgan-train ") >= 3 and "== Examples ==" in text and "iterations=" in text

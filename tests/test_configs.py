@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 from bayesgan import config
 from bayesgan.train import build, run
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
+CONF = Path(__file__).resolve().parents[1] / "src" / "bayesgan" / "conf"
 
 
 def _options(group: str) -> list[str]:
@@ -241,7 +241,7 @@ def test_experiment_tuning_callbacks_combines_with_callbacks_none(make_config, t
     cfg = make_config("experiment=ring", "callbacks=none", "iterations=2", "posterior.J_g=2")
     assert "_target_" not in cfg.callbacks.samples  # the premise: a partial entry from the experiment
     trainer, _, _ = build(cfg, tmp_path)
-    from lightning.pytorch import Callback
+    from pytorch_lightning import Callback
 
     assert all(isinstance(c, Callback) for c in trainer.callbacks)  # no config left as a "callback"
     assert not any(type(c).__name__ == "SampleGrid" for c in trainer.callbacks)

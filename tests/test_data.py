@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from types import SimpleNamespace
 
-import lightning.pytorch as pl
 import pytest
+import pytorch_lightning as pl
 import torch
 from torch import Tensor
 

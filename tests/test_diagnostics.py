@@ -91,7 +91,7 @@ def test_callback_single_copy_logs_no_rhat(
     make_config: Callable[..., DictConfig], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     # "Not applicable" notices are debug-level (a quiet console), on Lightning's rank-zero logger.
-    with caplog.at_level(logging.DEBUG, logger="lightning.pytorch.utilities.rank_zero"):
+    with caplog.at_level(logging.DEBUG, logger="pytorch_lightning.utilities.rank_zero"):
         callback, _ = fit_with_diagnostics(make_config("sampler=ml", "iterations=16"), tmp_path)
     assert callback is not None
     assert not any("rhat" in k or "diversity" in k for k in callback.latest)

@@ -12,8 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-import lightning.pytorch as pl
 import pytest
+import pytorch_lightning as pl
 import torch
 
 from bayesgan.checkpointing import load_checkpoint

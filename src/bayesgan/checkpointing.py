@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import torch
-from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
-from lightning.pytorch.utilities import rank_zero_info
+from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
+from pytorch_lightning.utilities import rank_zero_info
 
 _TMP_SUFFIX = ".tmp"
 # Only the training state must be finite (a callback may hold e.g. an infinite kth_value).

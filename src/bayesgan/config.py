@@ -65,6 +65,7 @@ class TrainSchema:
     checkpoint_keep: int = 3
     divergence_loss: float | None = 1000.0
     ckpt_path: str | None = None
+    method: Any = MISSING  # conf/method: which LightningModule trains (bayesgan.protocol)
     dataset: Any = MISSING
     model: Any = MISSING
     posterior: PosteriorSchema = field(default_factory=PosteriorSchema)

@@ -30,7 +30,7 @@ WARNINGS = (
     "Metric `InceptionScore` will save all extracted features",
 )
 # Lightning's rank_zero_info / rank_zero_debug write to these loggers.
-_LIGHTNING_LOGGERS = ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero")
+_LIGHTNING_LOGGERS = ("pytorch_lightning.utilities.rank_zero", "lightning_fabric.utilities.rank_zero")
 
 
 class DropNoise(logging.Filter):

@@ -6,10 +6,10 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from lightning.pytorch import Trainer
-from lightning.pytorch.loggers import WandbLogger as _LightningWandbLogger
-from lightning.pytorch.loggers.logger import rank_zero_experiment
 from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning import Trainer
+from pytorch_lightning.loggers import WandbLogger as _LightningWandbLogger
+from pytorch_lightning.loggers.logger import rank_zero_experiment
 
 # What a run's summary keeps of each metric: "max,last" = the best value (for a metric to maximise) and the
 # final one; W&B's runs table and parallel-coordinates view then compare runs without manual setup.

@@ -12,10 +12,10 @@ import random
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import lightning.pytorch as pl
 import numpy as np
+import pytorch_lightning as pl
 import torch
-from lightning.pytorch.utilities import rank_zero_info
+from pytorch_lightning.utilities import rank_zero_info
 from torch import Tensor
 
 from bayesgan import health, losses

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lightning.pytorch import LightningModule, Trainer
-from lightning.pytorch.utilities import rank_zero_info
+from pytorch_lightning import LightningModule, Trainer
+from pytorch_lightning.utilities import rank_zero_info
 
 from bayesgan import results_file
 from bayesgan.callbacks import SaveOnInterrupt

@@ -16,10 +16,10 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from hydra.types import RunMode
 from hydra.utils import instantiate
-from lightning.pytorch import Callback, Trainer, seed_everything
-from lightning.pytorch.callbacks import ProgressBar
-from lightning.pytorch.loggers import WandbLogger
 from omegaconf import DictConfig, OmegaConf, open_dict
+from pytorch_lightning import Callback, LightningModule, Trainer, seed_everything
+from pytorch_lightning.callbacks import ProgressBar
+from pytorch_lightning.loggers import WandbLogger
 
 from bayesgan import cli_errors, config, console, loggers, naming, preflight, results, results_file, resume
 from bayesgan.callbacks import RunRecord, SaveOnInterrupt
@@ -27,7 +27,6 @@ from bayesgan.callbacks.checkpoint import parent_ignores_sigint
 from bayesgan.checkpointing import CheckpointError, SafeCheckpointIO
 from bayesgan.config import ConfigError
 from bayesgan.data.files import DatasetError
-from bayesgan.module import BayesGAN
 
 config.register()
 naming.register()
@@ -51,7 +50,7 @@ def compose_config(overrides: Sequence[str], output_dir: Path) -> DictConfig:
 
 def build(
     cfg: DictConfig, output_dir: Path, record: RunRecord | None = None
-) -> tuple[Trainer, BayesGAN, Any]:
+) -> tuple[Trainer, LightningModule, Any]:
     """Instantiate data, model, sampler, loggers, callbacks and trainer; raises on any bad value.
 
     Always installed: atomic, finite-only checkpoint writes and safe loads (``SafeCheckpointIO``), Ctrl-C at
@@ -81,9 +80,9 @@ def build(
         except ValueError as error:
             message = config.qualify("dataset", str(error))
             raise ConfigError(f"{message}; processes = trainer.devices x trainer.num_nodes") from None
-    module = BayesGAN(
-        instantiate(cfg.model),
-        instantiate(cfg.sampler),
+    module = instantiate(cfg.method)(
+        architecture=instantiate(cfg.model),
+        posterior=instantiate(cfg.sampler),
         data_shape=datamodule.data_shape,
         num_data=datamodule.num_train,
         batch_size=datamodule.batch_size,
@@ -262,9 +261,9 @@ def _restore_master_port() -> None:
         os.environ["MASTER_PORT"] = _USER_MASTER_PORT
 
 
-# The configs live in the repository's top-level conf/ (an editable install, as `make` does, keeps it there);
-# BAYESGAN_CONFIG_DIR points elsewhere.
-CONFIG_DIR = os.environ.get("BAYESGAN_CONFIG_DIR", str(Path(__file__).resolve().parents[2] / "conf"))
+# The configs ship inside the package (bayesgan/conf), so an installed wheel finds them. BAYESGAN_CONFIG_DIR
+# replaces them; `hydra.searchpath=[file://DIR]` layers a user's own config directory on top of them.
+CONFIG_DIR = os.environ.get("BAYESGAN_CONFIG_DIR", str(Path(__file__).resolve().parent / "conf"))
 
 
 _task_started = False  # whether Hydra got as far as calling the task (errors after that are not Hydra's)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from lightning.pytorch import LightningModule, Trainer
+from pytorch_lightning import LightningModule, Trainer
 from torch.utils.data import DataLoader, DistributedSampler, IterableDataset, Subset
 
 from bayesgan.callbacks.base import PeriodicCallback

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from lightning.pytorch import Callback, LightningModule, Trainer
-from lightning.pytorch.utilities.rank_zero import rank_zero_debug
-from lightning.pytorch.utilities.seed import isolate_rng
+from pytorch_lightning import Callback, LightningModule, Trainer
+from pytorch_lightning.utilities.rank_zero import rank_zero_debug
+from pytorch_lightning.utilities.seed import isolate_rng
 
 
 class PeriodicCallback(Callback):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import torch
-from lightning.pytorch import LightningModule, Trainer
+from pytorch_lightning import LightningModule, Trainer
 
 from bayesgan.callbacks.base import PeriodicCallback, datamodule_attr, seeded_generator
 from bayesgan.metrics.mode_coverage import mode_coverage, null_coverage

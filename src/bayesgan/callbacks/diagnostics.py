@@ -8,7 +8,7 @@ import math
 from typing import Any
 
 import torch
-from lightning.pytorch import LightningModule, Trainer
+from pytorch_lightning import LightningModule, Trainer
 from torch import Tensor
 
 from bayesgan.callbacks.base import (

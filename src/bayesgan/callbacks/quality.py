@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 import torch
-from lightning.pytorch import LightningModule, Trainer
+from pytorch_lightning import LightningModule, Trainer
 from torch import Tensor
 
 from bayesgan.callbacks.base import PeriodicCallback, seeded_generator

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from lightning.pytorch import LightningModule, Trainer
-from lightning.pytorch.loggers import WandbLogger
+from pytorch_lightning import LightningModule, Trainer
+from pytorch_lightning.loggers import WandbLogger
 from torch import Tensor
 
 from bayesgan.callbacks.base import PeriodicCallback, datamodule_attr, draw_z, output_dir, seeded_generator

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import torch
-from lightning.pytorch import LightningModule, Trainer
+from pytorch_lightning import LightningModule, Trainer
 
 from bayesgan.callbacks.base import PeriodicCallback, seeded_generator
 from bayesgan.metrics.synthetic_js import SyntheticJS
