@@ -106,7 +106,7 @@ def collect(name: str, sweep_dir: Path, out_dir: Path, commit: str) -> list[dict
             "overrides": overrides,
             "iterations": results.get("iterations"),
             "diverged_at": results.get("diverged_at"),
-            "commit": commit,
+            "commit_at_collection": commit,  # the jobs ran on this code or its parent commits
             "metrics": {k: v for k, v in results.get("metrics", {}).items() if k.startswith(KEEP)},
         }
         (out_dir / f"{job.parent.name}.json").write_text(json.dumps(row, indent=2) + "\n")
