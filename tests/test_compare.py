@@ -114,7 +114,7 @@ def test_settings_are_recorded_and_printed_beside_the_tables(
         "z_prior": "uniform",
         "sampler": {"name": "sghmc", "J_g": 4, "J_d": 1, "M": 2, "burn_in": 500, "thin": 100, "bank_size": 10,
                     "labelled_observations": None},
-        "optimizer": {"lr": None, "lr_per_datum": 0.1, "friction": 0.1, "temperature": 0.01, "prior_std": 1.0},
+        "optimizer": {"lr": None, "lr_per_datum": 0.1, "friction": 0.1, "temperature": 0.01, "prior_std": 1},
     }  # fmt: skip
     seen = []
 
