@@ -54,7 +54,10 @@ TOY_METRICS = [
 DIGITS_METRICS = ["test/bma_accuracy", "test/member_accuracy", "test/bma_nll"]
 HEADLINE = {
     "toy": ["coverage/modes", "coverage/high_quality", "coverage/reverse_kl"],
-    "digits": DIGITS_METRICS[:1],
+    "digits": [
+        "test/bma_accuracy",
+        "test/bma_nll",
+    ],  # the target, and whether the average is better calibrated
 }
 # Column headers of the printed tables (the summaries keep the full metric keys).
 LABELS = {
