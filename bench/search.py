@@ -41,7 +41,7 @@ LR = "sampler.optimizer.lr_per_datum"
 SEARCHES: dict[str, tuple[list[str], list[list[str]], str]] = {
     "digits50_sghmc": (
         [*DIGITS_VAL, "sampler=sghmc"],
-        [[f"{T}=1,0.1,0.01", f"{LR}=3e-2"]],
+        [[f"{T}=1,0.1,0.01", f"{LR}=3e-2"], [f"{T}=0.01", f"{LR}=1e-1"]],  # the second: after the comparison
         "test/bma_accuracy",
     ),
     # Defined, not yet run (this session's CPU share did not allow it): sgld's step is lr/2 without momentum,
