@@ -50,7 +50,7 @@ def test_model_configs_build_networks(make_config, name: str) -> None:
 
 def _first_step(name: str, opt: dict) -> float:
     """By hand: the first step of each sampler from θ = 0 on a per-observation gradient of 1 (∇U = W)."""
-    if name in ("ml", "authors_recipe"):
+    if name in ("ml", "authors_recipe") or opt["_target_"].endswith("MLAdam"):  # also dcgan10, supervised
         return -opt["lr"]  # Adam's first step is −lr·g/|g| (authors: lr_0 = lr; prior 0, noise ~1e-5)
     if name in ("sghmc", "probgan"):  # probgan: SGHMC on ProbGAN's potentials
         return -opt["lr_per_datum"]  # v = −η·∇U = −(lr_per_datum/W)·W
@@ -132,6 +132,31 @@ EXPERIMENTS = {
     "synthetic": {
         "experiment_name": "synthetic", "dataset._target_": "bayesgan.data.SyntheticDataModule",
         "model.hidden": 1000, "model.z_dim": 10, "iterations": 1000, "sampler.J_g": 10, "sampler.M": 1,
+    },
+    # Table 1 presets (multiruns over row=... x dataset.n_labels; tests/test_table1.py checks their sweeps).
+    "table1_digits": {
+        "experiment_name": "table1_digits", "dataset._target_": "bayesgan.data.DigitsDataModule",
+        "model.width": 16, "iterations": 500, "sampler.J_g": 2, "sampler.M": 2, "callbacks.samples": None,
+    },
+    "table1_paper": {
+        "experiment_name": "table1_paper", "model.width": 64, "iterations": 30000, "sampler.J_g": 10,
+        "sampler.M": 2, "trainer.accelerator": "gpu", "callbacks.quality": None,
+    },
+    "table1_mnist": {
+        "experiment_name": "table1_mnist", "dataset._target_": "bayesgan.data.idx.MnistDataModule",
+        "model.width": 64, "iterations": 30000, "sampler.J_g": 10, "trainer.accelerator": "gpu",
+    },
+    "table1_cifar10": {
+        "experiment_name": "table1_cifar10", "dataset._target_": "bayesgan.data.cifar.Cifar10DataModule",
+        "model.width": 64, "iterations": 30000, "sampler.J_g": 10, "trainer.accelerator": "gpu",
+    },
+    "table1_svhn": {
+        "experiment_name": "table1_svhn", "dataset._target_": "bayesgan.data.svhn.SvhnDataModule",
+        "model.width": 64, "iterations": 30000, "sampler.J_g": 10, "trainer.accelerator": "gpu",
+    },
+    "table1_celeba": {
+        "experiment_name": "table1_celeba", "dataset._target_": "bayesgan.data.celeba.CelebADataModule",
+        "model.width": 64, "iterations": 30000, "sampler.J_g": 10, "trainer.accelerator": "gpu",
     },
 }  # fmt: skip
 

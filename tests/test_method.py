@@ -25,7 +25,8 @@ def test_method_target_is_the_module_built_with_the_common_arguments(make_config
     cfg = make_config("method._target_=user_extensions.RecordingBayesGAN")
     _, module, _ = build(cfg, tmp_path)
     assert isinstance(module, RecordingBayesGAN)
-    assert module.build_kwargs == sorted(COMMON_ARGUMENTS)
+    # ... plus what the method's own config adds: conf/method/bayesgan.yaml passes the `objective` group.
+    assert module.build_kwargs == sorted([*COMMON_ARGUMENTS, "objective"])
 
 
 def test_a_user_callback_written_against_pytorch_lightning_runs_in_the_trainer(make_config, tmp_path) -> None:

@@ -74,6 +74,7 @@ class TrainSchema:
     model: Any = MISSING
     posterior: PosteriorSchema = field(default_factory=PosteriorSchema)
     sampler: SamplerSchema = field(default_factory=SamplerSchema)
+    objective: Any = None  # conf/objective: the GAN objective (bayesgan.objectives)
     trainer: Any = MISSING
     logger: Any = None
     callbacks: Any = field(default_factory=dict)

@@ -9,8 +9,8 @@ batch norm sees only the batch that copy is evaluated on.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, nullcontext
 
 import torch
 from torch import Tensor, nn
@@ -37,6 +37,8 @@ class Ensemble(nn.Module):
         own batch-norm batch, without touching running statistics; returns ``[C, G, B, ...]``.
     ``state=`` evaluates other stacked weights (a posterior-bank snapshot) with this architecture;
     ``detach=True`` evaluates the current weights as constants (no gradient reaches this ensemble).
+    ``ens.features(x)`` (``cross=True``: like ``cross``) stops before the last layer: the penultimate
+    features of an ``nn.Sequential`` network, e.g. a discriminator's for feature matching.
     """
 
     def __init__(self, factory: Callable[[], nn.Module], num_copies: int, *, vectorize: bool = True) -> None:
@@ -148,6 +150,34 @@ class Ensemble(nn.Module):
                 with frozen_running_stats():
                     outputs.append(self._each_batch(*copy_state, x))
         return torch.stack(outputs)
+
+    def features(
+        self, x: Tensor, *, shared_input: bool = False, cross: bool = False, detach: bool = False
+    ) -> Tensor:
+        """The outputs of every layer but the last (same call conventions as ``forward`` / ``cross``)."""
+        with self._without_last_layer():
+            if cross:
+                return self.cross(x, detach=detach)
+            return self(x, shared_input=shared_input, detach=detach)
+
+    @contextmanager
+    def _without_last_layer(self) -> Iterator[None]:
+        skeleton, names = self._skeleton, (self.param_names, self.buffer_names)
+        if not isinstance(skeleton, nn.Sequential) or len(skeleton) < 2:
+            raise ValueError(
+                f"penultimate features need a network built as nn.Sequential whose last layer gives the "
+                f"outputs; this model's is a {type(skeleton).__name__}"
+            )
+        body = skeleton[:-1]  # the same submodules, under the same names
+        kept = set(body.state_dict())
+        object.__setattr__(self, "_skeleton", body)
+        self.param_names = [n for n in names[0] if n in kept]
+        self.buffer_names = [n for n in names[1] if n in kept]
+        try:
+            yield
+        finally:
+            object.__setattr__(self, "_skeleton", skeleton)
+            self.param_names, self.buffer_names = names
 
     def _each_batch(self, params: State, buffers: State, x: Tensor) -> Tensor:
         return torch.stack([self._call(params, buffers, batch) for batch in x])

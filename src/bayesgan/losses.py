@@ -17,6 +17,10 @@ prior is theirs), so a step size given per observation means the same thing for 
 
 Unsupervised: the discriminator has one logit r(x) with D(x) = sigmoid(r). Semi-supervised (Salimans et al.
 2016): K class logits and an implicit fake logit fixed at 0, so D(x is real) = sigmoid(logsumexp(logits)).
+
+The per-example losses above are the non-saturating objective's; ``objective=`` (``bayesgan.objectives``)
+swaps them for another objective's (least squares, Wasserstein, ...). The weighting by observations, the
+averages over copies and the division by W stay here, the same for every objective.
 """
 
 from __future__ import annotations
@@ -26,6 +30,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from bayesgan.objectives import NonSaturating, Objective
+
+NON_SATURATING = NonSaturating()
 
 
 @dataclass(frozen=True)
@@ -67,15 +75,20 @@ def discriminator_nll(
     semi_supervised: bool,
     labelled_logits: Tensor | None = None,
     labels: Tensor | None = None,
+    objective: Objective = NON_SATURATING,
+    real_penalty: Tensor | None = None,
 ) -> Tensor:
     """Per discriminator copy, L_d = U_lik,d / W_d: the likelihood part of U_d per observation.
 
     Shapes: real_logits [Cd, n, L]; fake_logits [Cd, Cg, n, L]; labelled_logits [Cd, n_l, K]. Returns [Cd].
     The fake term is averaged over the Cg generator copies (a Monte-Carlo estimate of the expectation over
     the generator posterior), so the real and labelled terms and the prior each count once.
+    ``real_penalty`` [Cd] is an extra mean loss per real example (the objective's gradient penalty).
     """
-    real = F.softplus(-realness(real_logits, semi_supervised)).mean(-1)  # −log D(x)
-    fake = F.softplus(realness(fake_logits, semi_supervised)).mean(-1).mean(-1)  # −log(1 − D(G(z)))
+    real = objective.real(realness(real_logits, semi_supervised)).mean(-1)  # −log D(x)
+    fake = objective.fake(realness(fake_logits, semi_supervised)).mean(-1).mean(-1)  # −log(1 − D(G(z)))
+    if real_penalty is not None:
+        real = real + real_penalty
     potential = observations.real * real + observations.fake * fake
     if semi_supervised:
         if labelled_logits is None or labels is None:
@@ -91,10 +104,19 @@ def supervised_nll(labelled_logits: Tensor, labels: Tensor) -> Tensor:
     return flat.view(copies, -1).mean(-1)
 
 
-def generator_nll(fake_logits: Tensor, *, semi_supervised: bool) -> Tensor:
+def generator_nll(
+    fake_logits: Tensor, *, semi_supervised: bool, objective: Objective = NON_SATURATING
+) -> Tensor:
     """Per generator copy, L_g = U_lik,g / N_g: the non-saturating −log D(G(z)) averaged over the
     discriminator copies (the N_g weight cancels: it is the G sampler's num_data).
 
     fake_logits: [Cd, Cg, n, L] (every discriminator on every generator's batch). Returns [Cg].
     """
-    return F.softplus(-realness(fake_logits, semi_supervised)).mean(-1).mean(0)
+    return objective.generator(realness(fake_logits, semi_supervised)).mean(-1).mean(0)
+
+
+def feature_matching(real_features: Tensor, fake_features: Tensor) -> Tensor:
+    """Per generator copy, ‖mean f(x) − mean f(G(z))‖² (Salimans et al. 2016) averaged over the discriminator
+    copies: real_features [Cd, F] and fake_features [Cd, Cg, F] are minibatch means. Returns [Cg], the
+    per-observation loss L_g (U_g = N_g·L_g, a Gibbs potential; docs/posterior.md)."""
+    return (fake_features - real_features.unsqueeze(1)).pow(2).sum(-1).mean(0)

@@ -23,6 +23,7 @@ from bayesgan.bank import PosteriorBank
 from bayesgan.ensemble import Ensemble
 from bayesgan.models import Architecture
 from bayesgan.models.layers import frozen_running_stats
+from bayesgan.objectives import Objective
 from bayesgan.posterior import PosteriorSpec, observations
 from bayesgan.seeding import derived_generator, mix_seed
 
@@ -35,8 +36,10 @@ class BayesGAN(pl.LightningModule):
     ``num_classes`` set means semi-supervised mode (K class logits + an implicit fake logit at 0), which
     needs ``num_labelled`` (N_s, the labelled examples); ``num_data`` is N (the unlabelled training set) and
     ``batch_size`` the global n. ``observations`` holds every term's weight, whose sums W_d, W_g are the
-    samplers' num_data (docs/posterior.md). ``vectorize=False`` runs the copies in a Python loop (same
-    numbers, slower; a reference).
+    samplers' num_data (docs/posterior.md). ``objective`` gives the per-example losses (default: the
+    non-saturating likelihood; ``bayesgan.objectives``); with ``objective.n_critic`` = k > 1 every iteration
+    updates the discriminator and only every k-th one the generator. ``vectorize=False`` runs the copies in
+    a Python loop (same numbers, slower; a reference).
     Training stops cleanly, with ``diverged_at`` and ``divergence`` set, on a non-finite loss, parameter or
     batch-norm statistic, or a loss above ``divergence_loss`` per likelihood term (None: no such limit).
     """
@@ -55,10 +58,12 @@ class BayesGAN(pl.LightningModule):
         seed: int = 0,
         vectorize: bool = True,
         divergence_loss: float | None = 1e3,
+        objective: Objective = losses.NON_SATURATING,
     ) -> None:
         super().__init__()
         if z_prior not in ("uniform", "normal"):
             raise ValueError(f"z_prior must be 'uniform' or 'normal', got {z_prior!r}")
+        self.objective = objective
         self.automatic_optimization = False
         self.posterior, self.data_shape, self.z_dim = posterior, tuple(data_shape), architecture.z_dim
         self.num_data, self.batch_size, self.num_classes = num_data, batch_size, num_classes
@@ -82,6 +87,8 @@ class BayesGAN(pl.LightningModule):
         self.divergence_loss = divergence_loss
         self.diverged_at: int | None = None
         self.divergence: str | None = None
+        # The generator loss reported in critic-only iterations (n_critic > 1): the last one computed.
+        self._last_g_loss = torch.zeros(self.generator.num_copies)
 
     # -- optimisation --------------------------------------------------------------------------------------
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
@@ -110,9 +117,12 @@ class BayesGAN(pl.LightningModule):
             return torch.randn(shape, generator=generator, device=self.device)
         return torch.rand(shape, generator=generator, device=self.device) * 2 - 1
 
+    def _iteration_generator(self, phase: int) -> torch.Generator:
+        # A pure function of (seed, rank, iteration, phase): a resumed run draws the same numbers.
+        return derived_generator(self.seed, self.global_rank, self.iteration, phase, device=self.device)
+
     def _iteration_z(self, n: int, phase: int) -> Tensor:
-        keys = (self.seed, self.global_rank, self.iteration, phase)
-        return self.sample_z(self.generator.num_copies, n, derived_generator(*keys, device=self.device))
+        return self.sample_z(self.generator.num_copies, n, self._iteration_generator(phase))
 
     def discriminator_loss(self, batch: Mapping[str, Tensor], fakes: Tensor) -> Tensor:
         """Per discriminator copy NLL [Cd] on the real batch and the fakes [Cg, n, ...] of every G copy."""
@@ -122,6 +132,7 @@ class BayesGAN(pl.LightningModule):
         if self.semi_supervised:
             with frozen_running_stats():  # test-time statistics come from the unlabelled real stream only
                 labelled_logits = self.discriminator(batch["x_lab"], shared_input=True)
+        penalty = self._penalty(batch["x"], fakes)
         return losses.discriminator_nll(
             real_logits,
             fake_logits,
@@ -129,12 +140,39 @@ class BayesGAN(pl.LightningModule):
             semi_supervised=self.semi_supervised,
             labelled_logits=labelled_logits,
             labels=batch.get("y_lab"),
+            objective=self.objective,
+            real_penalty=penalty,
         )
+
+    def _penalty(self, real: Tensor, fakes: Tensor) -> Tensor | None:
+        """The objective's extra real-example loss [Cd]: each copy's real batch, each example paired with the
+        fake of a random generator copy (fakes [Cg, n, ...])."""
+        if not self.objective.has_penalty:
+            return None
+        generator = self._iteration_generator(2)
+        copies, (num_gen, n) = self.discriminator.num_copies, fakes.shape[:2]
+        pick = torch.randint(num_gen, (copies, n), generator=generator, device=fakes.device)
+        fake = fakes[pick, torch.arange(n, device=fakes.device)]  # [Cd, n, ...]
+        real = real.expand(copies, *real.shape)
+        return self.objective.penalty(self._score, real, fake, generator)
+
+    def _score(self, x: Tensor) -> Tensor:
+        """Each discriminator copy's score (realness logit, or critic value) of its own inputs: [Cd, B]."""
+        return losses.realness(self.discriminator(x), self.semi_supervised)
 
     def generator_loss(self, fakes: Tensor) -> Tensor:
         """Per generator copy NLL [Cg] of its fakes under every (constant) discriminator copy."""
         fake_logits = self.fake_logits(fakes, detach=True)
-        return losses.generator_nll(fake_logits, semi_supervised=self.semi_supervised)
+        semi = self.semi_supervised
+        return losses.generator_nll(fake_logits, semi_supervised=semi, objective=self.objective)
+
+    def feature_matching_loss(self, batch: Mapping[str, Tensor], fakes: Tensor) -> Tensor:
+        """Per generator copy [Cg]: the distance of its fakes' mean penultimate features from the real
+        batch's, under every (constant) discriminator copy."""
+        with torch.no_grad(), frozen_running_stats():
+            real = self.discriminator.features(batch["x"], shared_input=True).flatten(2).mean(1)  # [Cd, F]
+        fake = self.discriminator.features(fakes, cross=True, detach=True).flatten(3).mean(2)  # [Cd, Cg, F]
+        return losses.feature_matching(real, fake)
 
     def fake_logits(self, fakes: Tensor, *, detach: bool = False) -> Tensor:
         """Every discriminator copy on every generator copy's fakes [Cg, n, ...]: logits [Cd, Cg, n, L].
@@ -160,13 +198,23 @@ class BayesGAN(pl.LightningModule):
         d_opt.zero_grad(set_to_none=True)
         backward(d_loss.sum())
         d_opt.step()
+        self.objective.constrain(self.discriminator)
 
-        fakes = self.generator(self._iteration_z(n, phase=1))  # each copy's output computed once
-        g_loss = self.generator_loss(fakes)
         g_opt.zero_grad(set_to_none=True)
+        if (self.iteration + 1) % self.objective.n_critic:
+            # A critic-only iteration: a step without gradients moves no weight and draws no noise, and
+            # keeps Lightning's count of two optimizer steps per iteration (max_steps, checkpoint periods).
+            g_opt.step()
+            return d_loss.detach(), self._last_g_loss.to(d_loss.device)
+        fakes = self.generator(self._iteration_z(n, phase=1))  # each copy's output computed once
+        if getattr(self.objective, "feature_matching", False):
+            g_loss = self.feature_matching_loss(batch, fakes)
+        else:
+            g_loss = self.generator_loss(fakes)
         backward(g_loss.sum())
         g_opt.step()
-        return d_loss.detach(), g_loss.detach()
+        self._last_g_loss = g_loss.detach()
+        return d_loss.detach(), self._last_g_loss
 
     def training_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> None:
         d_loss, g_loss = self.update(batch, *self.optimizers(), backward=self.manual_backward)

@@ -32,6 +32,13 @@ COMMON_ARGUMENTS = (
     "divergence_loss",
 )
 
+# Optional members, read with these defaults when a method does not define them (BayesGAN does not):
+#   generates: bool = True  -- False for a method without a generator (the supervised baseline): the
+#       callbacks that draw samples (grids, coverage, image quality, the synthetic JS) skip themselves.
+#   optimizer_steps_per_iteration: int = 2  -- the optimizer.step() calls one iteration makes (Lightning
+#       counts those): train.build sets max_steps and the checkpoint period from it.
+OPTIONAL_DEFAULTS = {"generates": True, "optimizer_steps_per_iteration": 2}
+
 
 @runtime_checkable
 class GenerativeMethod(Protocol):

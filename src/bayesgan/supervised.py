@@ -2,6 +2,8 @@
 
 Same network as the semi-supervised GAN's discriminator (K class logits), plain cross-entropy on
 minibatches of ``datamodule.labelled_indices`` with Adam(beta1=0.5), no generator and no unlabelled data.
+:func:`train_supervised` is the plain loop (used by bench/compare.py); ``sampler=supervised``
+(``bayesgan.methods.supervised``) trains the same network through ``bayesgan-train``.
 """
 
 from __future__ import annotations
@@ -16,13 +18,15 @@ from bayesgan.data.base import GANDataModule
 from bayesgan.models import Architecture
 
 
-def _build(architecture: Architecture, datamodule: GANDataModule, seed: int) -> nn.Module:
+def build_classifier(
+    architecture: Architecture, data_shape: tuple[int, ...], num_classes: int, seed: int
+) -> nn.Module:
+    """The discriminator architecture with K class logits, initialised from ``seed``."""
     # Architectures initialise from the global torch RNG; seed it locally so the build is reproducible
     # without disturbing the caller's random stream.
-    assert datamodule.num_classes is not None
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return architecture.build_discriminator(datamodule.data_shape, datamodule.num_classes)
+        return architecture.build_discriminator(data_shape, num_classes)
 
 
 @torch.no_grad()
@@ -71,7 +75,7 @@ def train_supervised(
     batch = min(batch_size or datamodule.labelled_batch_size, n_lab)
     x_lab, y_lab = splits.train_x[labelled], splits.train_y[labelled]
 
-    network = _build(architecture, datamodule, seed)
+    network = build_classifier(architecture, datamodule.data_shape, datamodule.num_classes, seed)
     network.train()
     optimizer = torch.optim.Adam(network.parameters(), lr=lr, betas=(0.5, 0.999))
     generator = torch.Generator().manual_seed(seed)

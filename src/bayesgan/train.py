@@ -28,6 +28,7 @@ from bayesgan.checkpointing import CheckpointError, SafeCheckpointIO
 from bayesgan.config import ConfigError
 from bayesgan.data.files import DatasetError
 from bayesgan.history import MetricHistory
+from bayesgan.objectives import NonSaturating
 
 config.register()
 naming.register()
@@ -81,6 +82,7 @@ def build(
         except ValueError as error:
             message = config.qualify("dataset", str(error))
             raise ConfigError(f"{message}; processes = trainer.devices x trainer.num_nodes") from None
+    _refuse_objective_the_method_ignores(cfg)
     module = instantiate(cfg.method)(
         architecture=instantiate(cfg.model),
         posterior=instantiate(cfg.sampler),
@@ -103,8 +105,11 @@ def build(
         os.environ["WANDB_DIR"] = str(output_dir)
     # An experiment may tune a callback (e.g. its interval) that the chosen callbacks set does not have
     # (callbacks=none): such an entry has no _target_ and is not a callback of this run.
+    steps = getattr(module, "optimizer_steps_per_iteration", 2)  # Lightning counts optimizer steps
     callbacks: list[Callback] = [
-        instantiate(c) for c in (cfg.callbacks or {}).values() if c and c.get("_target_") is not None
+        _callback(c, steps * cfg.checkpoint_every if steps != 2 else None)
+        for c in (cfg.callbacks or {}).values()
+        if c and c.get("_target_") is not None
     ]
     record = record or _record(cfg, output_dir)
     callbacks += [SaveOnInterrupt(output_dir / "checkpoints"), record]
@@ -112,7 +117,7 @@ def build(
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
     trainer = instantiate(
         cfg.trainer,
-        max_steps=2 * cfg.iterations,  # Lightning counts the D and the G step
+        max_steps=steps * cfg.iterations,  # Lightning counts optimizer steps (BayesGAN: the D and the G step)
         # Last, so that trainer.log_dir still follows the configured logger: curves for bayesgan-report.
         logger=[*loggers, MetricHistory(output_dir, _resumed_at(record))],
         callbacks=callbacks,
@@ -120,6 +125,27 @@ def build(
         plugins=[SafeCheckpointIO()],
     )
     return trainer, module, datamodule
+
+
+def _callback(node: DictConfig, checkpoint_steps: int | None) -> Callback:
+    # The checkpoint period is configured as 2 optimizer steps per iteration; a method that makes another
+    # number of steps per iteration still checkpoints every `checkpoint_every` iterations.
+    if checkpoint_steps is not None and node.get("every_n_train_steps") is not None:
+        return instantiate(node, every_n_train_steps=checkpoint_steps)
+    return instantiate(node)
+
+
+def _refuse_objective_the_method_ignores(cfg: DictConfig) -> None:
+    # A method takes the objective through its own config (`objective: ${objective}`); one without that
+    # key would silently train something else than the objective the user chose.
+    if cfg.get("objective") is None or "objective" in cfg.method:
+        return
+    if instantiate(cfg.objective) != NonSaturating():  # the default, which every method implements
+        target = cfg.method.get("_target_", "?")
+        raise ConfigError(
+            f"objective: method {target} has no GAN objective to set (its config has no `objective` key); "
+            "drop the objective override"
+        )
 
 
 def run(cfg: DictConfig, output_dir: Path | None = None) -> dict[str, Any]:
@@ -199,6 +225,7 @@ def _record(cfg: DictConfig, output_dir: Path, info: resume.ResumeInfo | None = 
         "experiment": cfg.experiment_name,
         "choices": _choices(),
         "seed": cfg.seed,
+        "n_labels": OmegaConf.select(cfg, "dataset.n_labels", default=None),  # the label count (Table 1)
         "planned_iterations": cfg.iterations,
         "resumed": history,
     }
@@ -233,8 +260,8 @@ def _choices() -> dict[str, str]:
     choices = HydraConfig.get().runtime.choices
     return {
         group: str(choices[group])
-        for group in ("method", "dataset", "model", "sampler", "trainer")
-        if group in choices
+        for group in ("method", "dataset", "model", "sampler", "objective", "trainer", "row")
+        if choices.get(group) is not None
     }
 
 

@@ -26,6 +26,8 @@ class PeriodicCallback(Callback):
     never evaluated twice (e.g. when the last periodic run coincides with the end of training).
     """
 
+    needs_generator = False  # True: skipped for a method that does not generate (protocol.OPTIONAL_DEFAULTS)
+
     def __init__(self, every_n_iterations: int) -> None:
         super().__init__()
         self.every_n_iterations = int(every_n_iterations)
@@ -55,6 +57,9 @@ class PeriodicCallback(Callback):
         """Evaluate now (all ranks), unless this iteration was already evaluated; log on rank 0."""
         iteration = int(pl_module.iteration)
         if iteration == self._last_iteration:
+            return self.latest
+        if self.needs_generator and not getattr(pl_module, "generates", True):
+            self.info_once("generates", "the method has no generator; skipped.")
             return self.latest
         self._last_iteration = iteration
         with isolate_rng(include_cuda=pl_module.device.type == "cuda"), torch.no_grad():

@@ -32,6 +32,8 @@ class ModeCoverageCallback(PeriodicCallback):
     Every rank computes the same values (same seeded latents); rank 0 logs them.
     """
 
+    needs_generator = True
+
     def __init__(
         self,
         every_n_iterations: int = 500,

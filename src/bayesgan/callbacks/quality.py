@@ -47,6 +47,8 @@ class ImageQualityCallback(PeriodicCallback):
     states at ``compute``. ``seconds`` accumulates the time spent here (see bench/bench_metrics.py).
     """
 
+    needs_generator = True
+
     def __init__(
         self,
         every_n_iterations: int = 500,
@@ -88,8 +90,8 @@ class ImageQualityCallback(PeriodicCallback):
 
     # -- set-up ----------------------------------------------------------------------------------------
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
-        if stage != "fit" or self.domain is not None:
-            return
+        if stage != "fit" or self.domain is not None or not getattr(pl_module, "generates", True):
+            return  # nothing to measure without a generator: no domain classifier either
         start = time.perf_counter()
         found = labelled_images(getattr(trainer, "datamodule", None))
         if found is None or len(tuple(pl_module.data_shape)) != 3:

@@ -47,6 +47,8 @@ class SampleGrid(PeriodicCallback):
     The latents are drawn once from a generator seeded with ``seed``, so grids are comparable over time.
     """
 
+    needs_generator = True
+
     def __init__(
         self,
         every_n_iterations: int = 500,

@@ -20,6 +20,8 @@ class SyntheticJSCallback(PeriodicCallback):
     same seeded latents; rank 0 logs them.
     """
 
+    needs_generator = True
+
     def __init__(
         self,
         every_n_iterations: int = 100,

@@ -76,6 +76,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.out is not None and args.out.suffix not in (".png", ".npz"):
         refuse(PROG, f"--out {args.out}: expected a .png or .npz file name")
     run = load_run(args.run, PROG)
+    if not getattr(run.module, "generates", True):  # e.g. sampler=supervised (bayesgan.protocol)
+        method = type(run.module).__name__
+        refuse(PROG, f"{args.run}: this run's method ({method}) has no generator to sample")
     out = args.out or (run.run_dir or run.checkpoint.parent) / "samples.png"
     samples, labels = draw(run, args.num, args.per_generator, args.seed)
     write(run, samples, labels, out)

@@ -28,6 +28,7 @@ from bayesgan.data.labelled import choose_labelled
 from bayesgan.seeding import derived_generator, sample_distinct
 
 _UNLABELLED, _LABELLED, _SUBSET = 0, 1, 2  # independent random streams derived from the same seed
+_COPY_SUBSETS, _COPY_BATCHES = 3, 4
 
 # Our streams always use num_workers=0, so Lightning's worker-duplication caveat about an IterableDataset
 # with __len__ does not apply; silence exactly that message.
@@ -103,6 +104,9 @@ class GANDataModule(LightningDataModule):
     and not divisible by the world size, the last ``n_labels % world_size`` of each step's permutation are
     unused.
 
+    :meth:`use_copy_subsets` (an ensemble of independent GANs, DCGAN-10) adds ``x_copies`` [C, b, ...]: copy
+    c's own minibatch, drawn from its own random subset of the training set.
+
     Test batches are dicts ``{"x", "y"}`` (``"y"`` absent for unlabelled data). Each rank gets a contiguous
     shard; every rank yields the same number of batches (so per-step collectives cannot deadlock), hence
     batch sizes are balanced and at most ``test_batch_size``. Nothing is padded or dropped: sums over ranks
@@ -138,6 +142,7 @@ class GANDataModule(LightningDataModule):
         self.semi_supervised: bool = n_labels is not None
         self.splits: DataSplits | None = None
         self.labelled_indices: Tensor | None = None
+        self.copy_subsets: Tensor | None = None  # [C, m] training indices of each copy (use_copy_subsets)
         self._position = 0
         # Test hook: (rank, world_size) used instead of the trainer's, see simulate_distributed().
         self._dist_override: tuple[int, int] | None = None
@@ -272,6 +277,8 @@ class GANDataModule(LightningDataModule):
         g = derived_generator(self.seed, t, _UNLABELLED)
         idx = sample_distinct(self.num_train, self.batch_size, g)[rank * b : (rank + 1) * b]
         batch = {"x": s.train_x[idx]}
+        if self.copy_subsets is not None:
+            batch["x_copies"] = self._copy_batches(t, rank, b)
         if self.semi_supervised:
             assert self.labelled_indices is not None and s.train_y is not None
             g = derived_generator(self.seed, t, _LABELLED)
@@ -280,6 +287,34 @@ class GANDataModule(LightningDataModule):
             lab_idx = self.labelled_indices[perm[rank * lab : (rank + 1) * lab]]
             batch["x_lab"], batch["y_lab"] = s.train_x[lab_idx], s.train_y[lab_idx]
         return batch
+
+    def use_copy_subsets(self, copies: int, fraction: float) -> Tensor:
+        """From now on every training batch also carries ``x_copies`` [copies, b, ...]: copy c's minibatch of
+        the global batch size, drawn (distinct examples, a pure function of seed, t and c, split over ranks
+        like ``x``) from its own random subset of round(fraction·N) training examples. The subsets are a
+        function of ``seed`` alone; returns them, [copies, m] (also ``self.copy_subsets``)."""
+        n = self.num_train
+        m = round(fraction * n)
+        self._check(copies >= 1, f"copies must be >= 1, got {copies}")
+        self._check(
+            0 < fraction <= 1 and m >= self.batch_size,
+            f"subset fraction must be in (0, 1] and keep at least batch_size={self.batch_size} of the {n} "
+            f"training examples, got {fraction}",
+        )
+        g = derived_generator(self.seed, _COPY_SUBSETS)
+        subsets = [torch.randperm(n, generator=g)[:m].sort().values for _ in range(copies)]
+        self.copy_subsets = torch.stack(subsets)
+        return self.copy_subsets
+
+    def _copy_batches(self, t: int, rank: int, b: int) -> Tensor:
+        assert self.copy_subsets is not None
+        copies, m = self.copy_subsets.shape
+        rows = [
+            sample_distinct(m, self.batch_size, derived_generator(self.seed, t, _COPY_BATCHES, c))
+            for c in range(copies)
+        ]
+        idx = torch.stack([self.copy_subsets[c][r[rank * b : (rank + 1) * b]] for c, r in enumerate(rows)])
+        return self.train_images(idx.flatten()).unflatten(0, idx.shape)
 
     def train_dataloader(self) -> DataLoader:
         self._splits()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from bayesgan.models.layers import BatchNorm, GemmConvTranspose2d
+from bayesgan.models.layers import BatchNorm, GemmConvTranspose2d, MinibatchDiscrimination
 
 MAX_AUTO_LAYERS = 4
 GEMM_MAX_INPUT_PIXELS = 16
@@ -84,6 +84,8 @@ class DCGAN:
     num_layers: int | None = None
     kernel_size: int = 5
     bn_affine: bool = False
+    minibatch_kernels: int = 0  # > 0: minibatch discrimination before the logits (Salimans et al. 2016)
+    minibatch_kernel_dim: int = 5
 
     def __post_init__(self) -> None:
         if self.z_dim < 1 or self.width < 1 or self.max_width < 1:
@@ -91,6 +93,11 @@ class DCGAN:
         if self.kernel_size < 1 or self.kernel_size % 2 == 0:
             # Even kernels with padding k//2 do not ceil-halve, so G could not mirror D exactly.
             raise ValueError(f"DCGAN kernel_size must be a positive odd number, got {self.kernel_size}")
+        if self.minibatch_kernels < 0 or self.minibatch_kernel_dim < 1:
+            raise ValueError(
+                f"DCGAN minibatch_kernels must be >= 0 and minibatch_kernel_dim >= 1, got "
+                f"{self.minibatch_kernels} and {self.minibatch_kernel_dim}"
+            )
         if self.num_layers is not None and self.num_layers < 1:
             raise ValueError(f"DCGAN num_layers must be ≥ 1 or None (automatic), got {self.num_layers}")
 
@@ -119,7 +126,13 @@ class DCGAN:
             layers[f"act{i}"] = nn.LeakyReLU(0.2)
             in_ch = out_ch
         layers["flatten"] = nn.Flatten()
-        layers["logits"] = nn.Linear(in_ch * hs[-1] * ws[-1], num_logits)
+        features = in_ch * hs[-1] * ws[-1]
+        if self.minibatch_kernels:
+            layers["minibatch"] = MinibatchDiscrimination(
+                features, self.minibatch_kernels, self.minibatch_kernel_dim
+            )
+            features += self.minibatch_kernels
+        layers["logits"] = nn.Linear(features, num_logits)
         return init_normal(nn.Sequential(layers))
 
     def build_generator(self, data_shape: tuple[int, ...]) -> nn.Module:

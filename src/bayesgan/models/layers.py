@@ -117,3 +117,30 @@ class GemmConvTranspose2d(nn.ConvTranspose2d):
         cols = rows.view(batch, h * w, -1).transpose(1, 2)
         y = F.fold(cols, out, self.kernel_size, padding=self.padding, stride=self.stride)
         return y if self.bias is None else y + self.bias.view(1, -1, 1, 1)
+
+
+class MinibatchDiscrimination(nn.Module):
+    """Minibatch discrimination (Salimans et al. 2016, §3.2): features f [B, A] → [f, o] of size A + kernels.
+
+    M_i = f_i·T ∈ R^{kernels × kernel_dim}, c_k(i, j) = exp(−‖M_i,k − M_j,k‖₁) and o_k(i) = Σ_j c_k(i, j)
+    over the examples j of i's own batch (j = i included, as in the reference code). Inside
+    ``batch_groups`` each of the stacked batches is its own minibatch, so a discriminator sees every
+    generator's fakes as a separate batch (as batch norm does).
+    """
+
+    def __init__(self, in_features: int, kernels: int, kernel_dim: int = 5, init_std: float = 0.05) -> None:
+        super().__init__()
+        if min(in_features, kernels, kernel_dim) < 1:
+            raise ValueError(
+                f"minibatch discrimination needs in_features, kernels and kernel_dim >= 1, got "
+                f"{in_features}, {kernels}, {kernel_dim}"
+            )
+        self.kernels, self.kernel_dim = kernels, kernel_dim
+        self.T = nn.Parameter(torch.randn(in_features, kernels * kernel_dim) * init_std)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        m = (x @ self.T).unflatten(-1, (self.kernels, self.kernel_dim))  # [B, kernels, kernel_dim]
+        groups = m.unflatten(0, (_BATCH_GROUPS.get(), -1))  # [G, B/G, kernels, kernel_dim]
+        l1 = (groups.unsqueeze(2) - groups.unsqueeze(1)).abs().sum(-1)  # [G, B/G, B/G, kernels]
+        o = torch.exp(-l1).sum(2).flatten(0, 1)  # [B, kernels]
+        return torch.cat([x, o], dim=-1)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from bayesgan.models.dcgan import init_normal
+from bayesgan.models.layers import MinibatchDiscrimination
 
 _ACTIVATIONS: dict[str, Callable[[float], nn.Module]] = {
     "leaky_relu": lambda slope: nn.LeakyReLU(slope),
@@ -47,8 +48,15 @@ class MLP:
     depth: int = 1
     activation: str = "leaky_relu"
     negative_slope: float = 0.2
+    minibatch_kernels: int = 0  # > 0: minibatch discrimination before the discriminator's output layer
+    minibatch_kernel_dim: int = 5
 
     def __post_init__(self) -> None:
+        if self.minibatch_kernels < 0 or self.minibatch_kernel_dim < 1:
+            raise ValueError(
+                f"MLP minibatch_kernels must be >= 0 and minibatch_kernel_dim >= 1, got "
+                f"{self.minibatch_kernels} and {self.minibatch_kernel_dim}"
+            )
         if self.z_dim < 1 or self.hidden < 1 or self.depth < 0:
             raise ValueError(f"MLP needs z_dim ≥ 1, hidden ≥ 1 and depth ≥ 0, got {self}")
         if self.activation not in _ACTIVATIONS:
@@ -80,4 +88,10 @@ class MLP:
             raise ValueError(f"num_logits must be positive, got {num_logits}")
         layers: OrderedDict[str, nn.Module] = OrderedDict(flatten=nn.Flatten())
         layers.update(self._stack(math.prod(shape), num_logits))
+        if self.minibatch_kernels:
+            out = layers.pop("out")
+            layers["minibatch"] = MinibatchDiscrimination(
+                out.in_features, self.minibatch_kernels, self.minibatch_kernel_dim
+            )
+            layers["out"] = nn.Linear(out.in_features + self.minibatch_kernels, num_logits)
         return init_normal(nn.Sequential(layers))
