@@ -35,6 +35,7 @@ from typing import Any
 
 import torch
 from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
 
 from bayesgan import report
 from bayesgan.supervised import train_supervised
@@ -53,7 +54,10 @@ TOY_METRICS = [
 DIGITS_METRICS = ["test/bma_accuracy", "test/member_accuracy", "test/bma_nll"]
 HEADLINE = {
     "toy": ["coverage/modes", "coverage/high_quality", "coverage/reverse_kl"],
-    "digits": DIGITS_METRICS[:1],
+    "digits": [
+        "test/bma_accuracy",
+        "test/bma_nll",
+    ],  # the target, and whether the average is better calibrated
 }
 # Column headers of the printed tables (the summaries keep the full metric keys).
 LABELS = {
@@ -69,18 +73,20 @@ LABELS = {
     "test/member_accuracy": "accuracy per sample",
     "test/bma_nll": "NLL (BMA)",
 }
+# The digits tables report accuracy only; FID/KID/PRDC and sample grids would take half of each run's time.
+NO_IMAGE_METRICS = ["callbacks.quality=null", "callbacks.samples=null"]
 # case -> (kind, overrides, samplers)
 CASES: dict[str, tuple[str, list[str], list[str]]] = {
     "ring_pacgan": ("toy", ["experiment=ring_pacgan"], ["ml", "sghmc", "sgld"]),
     "grid_pacgan": ("toy", ["experiment=grid_pacgan"], ["ml", "sghmc", "sgld"]),
     "digits_20": (
         "digits",
-        ["experiment=digits_semi", "dataset.n_labels=20"],
+        ["experiment=digits_semi", "dataset.n_labels=20", *NO_IMAGE_METRICS],
         ["ml", "sghmc", "sgld", "supervised"],
     ),
     "digits_50": (
         "digits",
-        ["experiment=digits_semi", "dataset.n_labels=50"],
+        ["experiment=digits_semi", "dataset.n_labels=50", *NO_IMAGE_METRICS],
         ["ml", "sghmc", "sgld", "supervised"],
     ),
 }
@@ -91,7 +97,20 @@ QUICK_ITERATIONS = 30
 # -- running ------------------------------------------------------------------------------------------------
 def train_gan(overrides: list[str], run_dir: Path) -> dict[str, Any]:
     run_dir.mkdir(parents=True, exist_ok=True)
-    return run(compose_config([*overrides, *COMMON], run_dir), run_dir)
+    cfg = compose_config([*overrides, *COMMON], run_dir)
+    return {**run(cfg, run_dir), "settings": settings(cfg)}
+
+
+def settings(cfg: DictConfig) -> dict[str, Any]:
+    """What the run actually used (preset + conf/tuning/<experiment>-<sampler>.yaml + overrides)."""
+    sampler = OmegaConf.to_container(cfg.sampler, resolve=True)
+    optimizer = {k: v for k, v in sampler.pop("optimizer").items() if not k.startswith("_")}
+    return {
+        "iterations": cfg.iterations,
+        "z_prior": str(cfg.z_prior),
+        "sampler": sampler,
+        "optimizer": optimizer,
+    }
 
 
 def train_baseline(overrides: list[str], run_dir: Path) -> dict[str, Any]:
@@ -105,6 +124,10 @@ def train_baseline(overrides: list[str], run_dir: Path) -> dict[str, Any]:
     return {
         "iterations": cfg.iterations,
         "diverged_at": None,
+        "settings": {
+            "iterations": cfg.iterations,
+            "optimizer": {"name": "Adam", "lr": 2e-4, "betas": [0.5, 0.999]},
+        },
         "metrics": {
             "test/bma_accuracy": metrics["test/accuracy"],
             "test/member_accuracy": metrics["test/accuracy"],
@@ -145,6 +168,7 @@ def summary(
         "torch_threads": torch.get_num_threads(),
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": commit,  # of the code this process loaded
+        "settings": results.get("settings"),
         "metrics": {k: v for k, v in results["metrics"].items() if k.startswith(keep)},
     }
 
@@ -237,7 +261,40 @@ def tables(runs: list[dict[str, Any]], cases: Sequence[str]) -> str:
             out.append("\nPaired difference (Bayesian − ML, same seeds), mean [bootstrap 95 % interval]:\n\n")
             labels = [LABELS[m] for m in HEADLINE[kind]]
             out.append(report.render_table(["comparison", "pairs", *labels], diffs))
+        described = settings_lines(selected)
+        if described:
+            out.append("\nSettings used:\n" + "".join(f"- {line}\n" for line in described))
     return "".join(out)
+
+
+def settings_lines(runs: list[dict[str, Any]]) -> list[str]:
+    """One line per sampler: the settings its runs recorded (all seeds' settings, deduplicated)."""
+    by: dict[str, list[str]] = {}
+    for run_ in runs:
+        if run_.get("settings"):
+            text = describe(run_["settings"])
+            seen = by.setdefault(report.field(run_, "sampler"), [])
+            if text not in seen:
+                seen.append(text)
+    return [f"{name}: {' | '.join(texts)}" for name, texts in sorted(by.items())]
+
+
+def describe(settings: dict[str, Any]) -> str:
+    """The knobs a reader needs to rerun a row, compactly."""
+    opt, sampler = settings.get("optimizer", {}), settings.get("sampler", {})
+    skip = {"name", "seed", "lr", "num_data", "batch_size", "dataset_size"}
+    parts = [f"{k}={v}" for k, v in opt.items() if k not in skip and v is not None]
+    if opt.get("lr") is not None:
+        parts.insert(0, f"lr={opt['lr']}")
+    if sampler.get("J_g", 1) * sampler.get("M", 1) > 1:
+        parts.append(f"J_g×J_d×M={sampler['J_g']}×{sampler['J_d']}×{sampler['M']}")
+        parts.append(f"burn_in/thin/bank={sampler['burn_in']}/{sampler['thin']}/{sampler['bank_size']}")
+    for key in ("fake_observations", "generator_observations", "labelled_observations"):
+        if sampler.get(key) is not None:
+            parts.append(f"{key}={sampler[key]}")
+    return f"{opt.get('name', sampler.get('name', '?'))} " + ", ".join(
+        [f"{settings['iterations']} it.", *parts]
+    )
 
 
 def paired_rows(runs: list[dict[str, Any]], metrics: Sequence[str]) -> list[list[str]]:

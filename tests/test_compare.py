@@ -99,3 +99,41 @@ def test_an_interrupted_run_resumes_from_its_newest_checkpoint(
     assert seen[0][-1] == f"ckpt_path={(checkpoints / 'interrupted.ckpt').resolve()}"
     saved = json.loads(compare.result_path(args.results, "ring_pacgan", "sghmc", 1).read_text())
     assert saved["metrics"] == METRICS and saved["seed"] == 1
+
+
+def test_settings_are_recorded_and_printed_beside_the_tables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reader of the tables sees which step size, temperature, copies and bank each sampler's rows used."""
+    args = compare.parse_args(
+        ["--only", "digits_50", "--samplers", "sghmc", "--seeds", "0", "--results", str(tmp_path)]
+    )
+    args.runs = tmp_path / "runs"
+    used = {
+        "iterations": 1500,
+        "z_prior": "uniform",
+        "sampler": {"name": "sghmc", "J_g": 4, "J_d": 1, "M": 2, "burn_in": 500, "thin": 100, "bank_size": 10,
+                    "labelled_observations": None},
+        "optimizer": {"lr": None, "lr_per_datum": 0.1, "friction": 0.1, "temperature": 0.01, "prior_std": 1},
+    }  # fmt: skip
+    seen = []
+
+    def fake_train(overrides: list[str], run_dir: Path) -> dict:
+        seen.append(overrides)
+        return {"iterations": 1500, "metrics": {"test/bma_accuracy": 0.9}, "settings": used}
+
+    monkeypatch.setattr(compare, "train_gan", fake_train)
+    compare.run_missing(args)
+    assert "callbacks.quality=null" in seen[0]  # digits rows skip the image metrics they do not report
+    saved = json.loads(compare.result_path(tmp_path, "digits_50", "sghmc", 0).read_text())
+    assert saved["settings"] == used
+    text = compare.tables(compare.load(tmp_path), ["digits_50"])
+    line = next(line for line in text.splitlines() if line.startswith("- sghmc"))
+    for part in (
+        "1500 it.",
+        "lr_per_datum=0.1",
+        "temperature=0.01",
+        "J_g×J_d×M=4×1×2",
+        "burn_in/thin/bank=500/100/10",
+    ):
+        assert part in line

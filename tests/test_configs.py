@@ -260,6 +260,17 @@ def test_pacgan_presets_follow_the_protocol_per_sampler(make_config, name: str, 
         assert cfg.model == ml.model and cfg.dataset == ml.dataset and cfg.iterations == ml.iterations
 
 
+def test_digits_tuning_reaches_sghmc_only_and_an_override_still_wins(make_config) -> None:
+    """conf/tuning/digits_semi-sghmc.yaml (the search's cold posterior) applies to sampler=sghmc under
+    experiment=digits_semi, at 20 labels too; not to sgld, nor without the experiment; a command line wins."""
+    tuned = make_config("experiment=digits_semi", "sampler=sghmc", "dataset.n_labels=20", tiny=False)
+    assert tuned.sampler.optimizer.temperature == 0.01
+    for overrides in (["experiment=digits_semi", "sampler=sgld"], ["sampler=sghmc"]):
+        assert make_config(*overrides, tiny=False).sampler.optimizer.temperature == 1.0
+    explicit = ("experiment=digits_semi", "sampler=sghmc", "sampler.optimizer.temperature=1")
+    assert make_config(*explicit, tiny=False).sampler.optimizer.temperature == 1.0
+
+
 def test_experiment_tuning_callbacks_combines_with_callbacks_none(make_config, tmp_path: Path) -> None:
     """experiment=ring sets callbacks.samples/coverage intervals; with callbacks=none those entries have no
     _target_ and must not be built (they used to fail instantiation)."""

@@ -83,6 +83,20 @@ def test_digits_range_and_fixed_split() -> None:
     assert torch.equal(s.test_x, ready(DigitsDataModule(seed=3)).splits.test_x)
 
 
+def test_digits_validation_split_never_sees_the_test_images() -> None:
+    """Tuning (validation=True) never touches a test image: training + validation = the usual training set."""
+    usual = ready(DigitsDataModule()).splits
+    s = ready(DigitsDataModule(validation=True, n_labels=50)).splits
+    assert s.train_x.shape[0] == 1437 - 360 and s.test_x.shape[0] == 360
+    assert torch.bincount(s.test_y).min() >= 35  # stratified too
+
+    def rows(x: Tensor) -> list[tuple[float, ...]]:
+        return sorted(map(tuple, x.flatten(1).tolist()))
+
+    assert rows(torch.cat([s.train_x, s.test_x])) == rows(usual.train_x)
+    assert rows(s.test_x) != rows(usual.test_x)
+
+
 @pytest.mark.parametrize(
     ("factory", "match"),
     [
@@ -91,6 +105,8 @@ def test_digits_range_and_fixed_split() -> None:
         (lambda: GridDataModule(std=-1.0), "std"),
         (lambda: SyntheticDataModule(num_clusters=0), "num_clusters"),
         (lambda: DigitsDataModule(num_test=5), "num_test"),
+        (lambda: DigitsDataModule(validation=True, num_test=900), "num_test"),
+        (lambda: DigitsDataModule(validation="yes"), "validation"),
         (lambda: RingDataModule(batch_size=0), "batch_size"),
         (lambda: RingDataModule(n_labels=0), "n_labels"),
     ],
