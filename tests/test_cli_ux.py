@@ -60,7 +60,7 @@ def test_run_name_states_sampler_overrides_and_seed() -> None:
 
 def test_help_describes_every_group_and_option() -> None:
     done = subprocess.run([sys.executable, "-m", "bayesgan.train", "--help"], capture_output=True, text=True,
-                          timeout=120)  # fmt: skip
+                          timeout=600)  # fmt: skip
     assert done.returncode == 0, done.stderr
     text = done.stdout
     groups = sorted(p.name for p in CONF.iterdir() if p.is_dir() and p.name != "hydra")
