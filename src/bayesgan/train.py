@@ -15,7 +15,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from hydra.types import RunMode
-from hydra.utils import instantiate
+from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 from pytorch_lightning import Callback, LightningModule, Trainer, seed_everything
 from pytorch_lightning.callbacks import ProgressBar
@@ -27,6 +27,7 @@ from bayesgan.callbacks.checkpoint import parent_ignores_sigint
 from bayesgan.checkpointing import CheckpointError, SafeCheckpointIO
 from bayesgan.config import ConfigError
 from bayesgan.data.files import DatasetError
+from bayesgan.protocol import accepted_samplers
 
 config.register()
 naming.register()
@@ -80,7 +81,10 @@ def build(
         except ValueError as error:
             message = config.qualify("dataset", str(error))
             raise ConfigError(f"{message}; processes = trainer.devices x trainer.num_nodes") from None
-    module = instantiate(cfg.method)(
+    method = instantiate(cfg.method)
+    typed = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+    preflight.check_sampler(method, typed)  # a sampler the method would ignore is refused, not ignored
+    module = method(
         architecture=instantiate(cfg.model),
         posterior=instantiate(cfg.sampler),
         data_shape=datamodule.data_shape,
@@ -194,7 +198,7 @@ def _record(cfg: DictConfig, output_dir: Path, info: resume.ResumeInfo | None = 
         ]
     header = {
         "experiment": cfg.experiment_name,
-        "choices": _choices(),
+        "choices": _choices(cfg),
         "seed": cfg.seed,
         "planned_iterations": cfg.iterations,
         "resumed": history,
@@ -219,13 +223,17 @@ def _resume(cfg: DictConfig) -> resume.ResumeInfo:
     return info
 
 
-def _choices() -> dict[str, str]:
+def _choices(cfg: DictConfig) -> dict[str, str]:
     if not HydraConfig.initialized():
         return {}
     choices = HydraConfig.get().runtime.choices
-    return {
+    found = {
         group: str(choices[group]) for group in ("dataset", "model", "sampler", "trainer") if group in choices
     }
+    method = choices.get("method")
+    if method and accepted_samplers(get_class(cfg.method._target_)) is not None:
+        found["sampler"] = str(method)  # the sampler group is unused: report rows name the method (vae, ...)
+    return found
 
 
 def _refuse_relaunching_ddp_in_multirun(cfg: DictConfig) -> None:
