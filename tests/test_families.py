@@ -87,6 +87,29 @@ def test_elbo_of_a_one_dimensional_gaussian_vae_by_hand() -> None:
     assert nelbo.item() == pytest.approx(expected_kl - expected_ll, abs=1e-5)
 
 
+class ConstantImage(nn.Module):
+    def __init__(self, logits: list[float]) -> None:
+        super().__init__()
+        self.logits = torch.tensor(logits).reshape(1, 1, 1, -1)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.logits.expand(z.shape[0], -1, -1, -1)
+
+
+def test_bernoulli_vae_reads_pixels_in_minus_one_one_and_generates_the_mean_in_that_range() -> None:
+    """Two pixels x = (−1, 1) are Bernoulli targets (0, 1); decoder logits (−ln 3, ln 3) mean p = (¼, ¾)."""
+    nets = vae.VAENets(MLP(z_dim=1, hidden=4), likelihood="bernoulli")
+    model = vae.VAE(nets, data_shape=(1, 1, 2), z_prior="normal")
+    model.encoder = Constant([0.0, 0.0])  # q(z|x) = N(0, 1): KL = 0
+    model.decoder = ConstantImage([-math.log(3.0), math.log(3.0)])
+    nelbo, kl = model.negative_elbo(torch.tensor([[[[-1.0, 1.0]]]]))
+    assert kl.item() == pytest.approx(0.0, abs=1e-7)
+    assert nelbo.item() == pytest.approx(0.5753641, abs=1e-6)  # −(log(1 − ¼) + log ¾) = 2 x 0.2876821
+    means = model.generate(torch.zeros(3, 1))  # the decoder mean 2p − 1, in the data's [−1, 1]
+    assert means.shape == (1, 3, 1, 1, 2)
+    assert means[0, 0].flatten().tolist() == pytest.approx([-0.5, 0.5], abs=1e-6)
+
+
 def test_alpha_gan_terms_on_given_logits_by_hand() -> None:
     d = alpha_gan.discriminator_terms(torch.tensor([2.0]), torch.tensor([-1.0]), torch.tensor([0.5]))
     assert d["loss/d_real"].item() == pytest.approx(0.1269280, abs=1e-6)  # log(1 + e^−2)
