@@ -41,7 +41,8 @@ CASES: dict[str, tuple[list[str], dict[str, list[str]], list[str]]] = {
     "ring_pacgan": (
         ["experiment=ring_pacgan", "checkpoint_every=2500"],
         {
-            "vae": ["model=vae_mlp"],
+            "vae": ["model=vae_mlp", "model.std=null"],  # learned variance: collapses to the centre
+            "vae_std0.05": ["model=vae_mlp", "model.std=0.05", "iterations=5000"],  # model=vae_mlp's default
             # About 2.5x a VAE iteration: a third of the preset's 15k iterations on this shared machine.
             "alpha_gan": [
                 "model=alpha_gan_mlp",
