@@ -231,7 +231,11 @@ def _choices(cfg: DictConfig) -> dict[str, str]:
         group: str(choices[group]) for group in ("dataset", "model", "sampler", "trainer") if group in choices
     }
     method = choices.get("method")
-    if method and accepted_samplers(get_class(cfg.method._target_)) is not None:
+    try:
+        ignores_sampler = accepted_samplers(get_class(cfg.method._target_)) is not None
+    except Exception:  # an unimportable method target: build reports it in one line
+        ignores_sampler = False
+    if method and ignores_sampler:
         found["sampler"] = str(method)  # the sampler group is unused: report rows name the method (vae, ...)
     return found
 
