@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import os
 import sys
 from collections.abc import Sequence
@@ -15,7 +16,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from hydra.types import RunMode
-from hydra.utils import get_class, instantiate
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 from pytorch_lightning import Callback, LightningModule, Trainer, seed_everything
 from pytorch_lightning.callbacks import ProgressBar
@@ -231,9 +232,11 @@ def _choices(cfg: DictConfig) -> dict[str, str]:
         group: str(choices[group]) for group in ("dataset", "model", "sampler", "trainer") if group in choices
     }
     method = choices.get("method")
-    try:
-        ignores_sampler = accepted_samplers(get_class(cfg.method._target_)) is not None
-    except Exception:  # an unimportable method target: build reports it in one line
+    module_name, _, class_name = str(cfg.method._target_).rpartition(".")
+    try:  # not hydra's get_class, which logs an ERROR of its own
+        method_class = getattr(importlib.import_module(module_name), class_name)
+        ignores_sampler = accepted_samplers(method_class) is not None
+    except (ImportError, AttributeError, ValueError):  # an unimportable target: build says so in one line
         ignores_sampler = False
     if method and ignores_sampler:
         found["sampler"] = str(method)  # the sampler group is unused: report rows name the method (vae, ...)
