@@ -200,3 +200,11 @@ def test_train_mode_state_evaluation_leaves_snapshot_alone() -> None:
     ens(torch.randn(C, B, *IMAGE), state=snap)
     for name, t in snap.items():
         assert torch.equal(t, before[name]), name
+
+
+def test_fully_connected_families_run_as_stacked_kernels() -> None:
+    # MLP and PacGAN-toy copies run as batched kernels without vmap (the speed of the toy benchmarks rests
+    # on it); a family with layers stacked.py does not know (DCGAN's convolutions) falls back to vmap.
+    expected = {"mlp_d": True, "mlp_g": True, "pacgan_d": True, "pacgan_g": True, "dcgan_d": False}
+    for name, stacked in expected.items():
+        assert Ensemble(NETS[name][0], 2).stacked_kernels is stacked, name

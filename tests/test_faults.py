@@ -212,6 +212,11 @@ FAULTS = [
     a("A10_M0", "posterior.M=0", r"^posterior\.M must be >= 1, got 0$"),
     a("A11_bank_m1", "posterior.bank_size=-1", r"^posterior\.bank_size must be >= 0 .*got -1$"),
     a("A12_thin0", "posterior.thin=0", r"^posterior\.thin must be >= 1, got 0$"),
+    a(
+        "A12b_bank_precision",
+        "posterior.bank_precision=fp8",
+        r"^posterior\.bank_precision must be one of float32, bfloat16, float16, got 'fp8'$",
+    ),
     a("A13_iter0", "iterations=0", r"^iterations must be >= 1, got 0$"),
     a("A14_bs0", "dataset.batch_size=0", r"^dataset\.batch_size must be an integer >= 1.*got 0$"),
     a("A15_bs_huge", "dataset.batch_size=5000", r"^dataset\.batch_size=5000 exceeds the 1437 training"),

@@ -148,6 +148,30 @@ def test_injected_noise_scale(cls, kw, std) -> None:
     assert p.detach().std().item() == pytest.approx(std, rel=0.01)
 
 
+@pytest.mark.parametrize("cls", [SGHMC, SGLD, PSGLD])
+def test_noise_is_fresh_per_tensor_and_per_step(cls) -> None:
+    # The noise of all tensors comes from one flat draw per step: each tensor must get its own part of it
+    # (overlapping views would make two tensors' noise equal) and every step a new one (a buffer reused
+    # without redrawing would repeat it, giving variance 4·s² after two steps instead of 2·s²).
+    kw = {"lr": 0.01, "temperature": 1.5}
+    if cls is SGHMC:
+        kw["friction"] = 1.0  # v = noise each step: θ after two steps is the sum of two draws
+    if cls is PSGLD:
+        kw["eps"] = 4.0
+    per_step = {SGHMC: math.sqrt(0.03), SGLD: math.sqrt(0.015), PSGLD: math.sqrt(0.015 / 4)}  # s per step
+    ps = [nn.Parameter(torch.zeros(300, 400)), nn.Parameter(torch.zeros(200, 600))]
+    opt = cls(ps, num_data=50, batch_size=5, prior_std=None, **kw)
+    for _ in range(2):
+        for p in ps:
+            p.grad = torch.zeros_like(p)
+        opt.step()
+    a, b = (p.detach().flatten() for p in ps)
+    for t in (a, b):
+        assert t.std().item() == pytest.approx(math.sqrt(2) * per_step[cls], rel=0.01)
+    corr = torch.corrcoef(torch.stack([a[: b.numel()], b]))[0, 1]
+    assert abs(corr) < 0.02  # independent: SE ≈ 1/sqrt(1.2e5) ≈ 0.003
+
+
 # -- determinism, resume, generator isolation --
 def _params(seed: int = 0) -> list[nn.Parameter]:
     g = torch.Generator().manual_seed(seed)
@@ -200,6 +224,33 @@ def test_exact_resume_through_torch_save(name: str, k: int) -> None:
     if name != "mladam":
         assert opt2.num_steps == k + 4
         assert ckpt["opt"]["sampler"]["generator_state"].dtype == torch.uint8
+
+
+@pytest.mark.parametrize("name", ["sghmc", "sgld", "psgld", "authors"])
+def test_exact_resume_when_the_tensors_with_gradients_change(name: str) -> None:
+    # The flat noise draw covers only the tensors that have a gradient this step, so its size changes
+    # from step to step here; a resumed run must still continue bit for bit.
+    def run(opt: torch.optim.Optimizer, params: list[nn.Parameter], steps: range) -> None:
+        for t in steps:
+            for i, p in enumerate(params):
+                p.grad = 0.1 * torch.cos(2 * p.detach() + t) if (i + t) % 3 else None
+            opt.step()
+
+    ref = _params()
+    run(FACTORIES[name](ref), ref, range(7))
+    ps = _params()
+    opt = FACTORIES[name](ps)
+    run(opt, ps, range(3))
+    buf = io.BytesIO()
+    torch.save({"params": [p.detach() for p in ps], "opt": opt.state_dict()}, buf)
+    buf.seek(0)
+    ckpt = torch.load(buf, weights_only=True)
+    resumed = [nn.Parameter(t.clone()) for t in ckpt["params"]]
+    opt2 = FACTORIES[name](resumed, seed=5)
+    opt2.load_state_dict(ckpt["opt"])
+    run(opt2, resumed, range(3, 7))
+    for a, b in zip(ref, resumed, strict=True):
+        assert torch.equal(a, b)
 
 
 def test_generator_state_from_another_device_type_warns_and_reseeds() -> None:

@@ -16,6 +16,8 @@ from hydra.core.config_store import ConfigStore
 from hydra.errors import InstantiationException
 from omegaconf import MISSING, OmegaConf
 
+from bayesgan.bank import PRECISIONS
+
 
 class ZPrior(Enum):
     uniform = "uniform"
@@ -37,6 +39,7 @@ class PosteriorSchema:
     burn_in: int = 500
     thin: int = 100
     bank_size: int = 10
+    bank_precision: str = "float32"
 
 
 @dataclass
@@ -52,6 +55,7 @@ class SamplerSchema:
     burn_in: int = 0
     thin: int = 100
     bank_size: int = 0
+    bank_precision: str = "float32"
     optimizer: Any = MISSING
 
 
@@ -119,6 +123,11 @@ def check_values(cfg: Any) -> None:
         value = posterior.get(key)
         if value is not None and value < minimum:
             raise ConfigError(f"posterior.{key} must be >= {minimum}{_HINTS.get(key, '')}, got {value}")
+    precision = posterior.get("bank_precision")
+    if precision is not None and precision not in PRECISIONS:
+        raise ConfigError(
+            f"posterior.bank_precision must be one of {', '.join(PRECISIONS)}, got {precision!r}"
+        )
     if cfg.checkpoint_keep < -1:
         raise ConfigError(f"checkpoint_keep must be >= 0, or -1 to keep all, got {cfg.checkpoint_keep}")
     if cfg.divergence_loss is not None and not cfg.divergence_loss > 0:  # NaN fails too

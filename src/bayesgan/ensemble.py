@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state, vmap
 
+from bayesgan import stacked
 from bayesgan.models.layers import batch_groups, frozen_running_stats
 
 State = dict[str, Tensor]
@@ -49,6 +50,8 @@ class Ensemble(nn.Module):
         # The skeleton only supplies the architecture to functional_call; it is kept out of the module tree
         # so it owns no parameters, is not moved between devices and is not saved.
         object.__setattr__(self, "_skeleton", copies[0])
+        # Fully connected families run as batched kernels on the stacked weights (no vmap overhead).
+        self.stacked_kernels = stacked.supports(copies[0])
         self.param_names = list(params)
         self.buffer_names = list(buffers)
         self.stacked_params = nn.Module()
@@ -95,8 +98,10 @@ class Ensemble(nn.Module):
         if state is None:
             state = self.current_state(detach=detach)
         else:
-            device = getattr(self.stacked_params, _slot(self.param_names[0])).device
-            state = {n: t.to(device) for n, t in state.items()}
+            # A snapshot may be stored elsewhere (CPU) or in reduced precision (the bank's option): it is
+            # evaluated on the live weights' device and in their precision.
+            live = self.current_state()
+            state = {n: t.to(live[n].device, live[n].dtype) for n, t in state.items()}
         params = {n: state[n] for n in self.param_names}
         return params, {n: state[n] for n in self.buffer_names}
 
@@ -112,6 +117,8 @@ class Ensemble(nn.Module):
         # A snapshot is evaluated read-only: its running statistics must not drift (the bank keeps them).
         freeze = frozen_running_stats() if state is not None else nullcontext()
         with freeze:
+            if self.vectorize and self.stacked_kernels:
+                return stacked.run(self._skeleton, params | buffers, x, len(self), shared_input)
             if not self.vectorize:
                 return torch.stack(
                     [
@@ -123,6 +130,10 @@ class Ensemble(nn.Module):
 
     def cross(self, x: Tensor, *, state: Mapping[str, Tensor] | None = None, detach: bool = False) -> Tensor:
         params, buffers = self._split(state, detach)
+        if self.vectorize and self.stacked_kernels:
+            with batch_groups(x.shape[0]):
+                out = stacked.run(self._skeleton, params | buffers, x.flatten(0, 1), len(self), True)
+            return out.unflatten(1, x.shape[:2])
         # The G batches are folded into one batch whose batch norm keeps per-batch statistics; the copies
         # (the few discriminators) are looped. No vmap here: each copy runs dense kernels over all G x B
         # examples, and autograd skips gradients nobody needs (constant weights in the generator step,

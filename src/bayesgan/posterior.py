@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from bayesgan import losses
+from bayesgan.bank import check_precision
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 
@@ -20,7 +21,8 @@ class PosteriorSpec:
     J_g x M generator copies and J_d x M discriminator copies; ``optimizer`` builds the update rule from
     (params, num_data=, batch_size=, dataset_size=, seed=). The ``*_observations`` set how many observations
     the fake, generator and labelled likelihood terms stand for (None: N, N and N_s; docs/posterior.md).
-    Burn-in, thinning and size govern the posterior bank.
+    Burn-in, thinning and size govern the posterior bank; ``bank_precision`` (float32, bfloat16, float16)
+    is the precision its snapshots are stored in.
     """
 
     optimizer: OptimizerFactory
@@ -34,8 +36,10 @@ class PosteriorSpec:
     burn_in: int = 0
     thin: int = 100
     bank_size: int = 0
+    bank_precision: str = "float32"
 
     def __post_init__(self) -> None:
+        check_precision(self.bank_precision, "posterior.bank_precision")
         for key in ("J_g", "J_d", "M"):
             if int(getattr(self, key)) < 1:
                 raise ValueError(f"posterior.{key} must be >= 1, got {getattr(self, key)}")

@@ -122,7 +122,12 @@ class AuthorsRecipe(SamplerBase):
         epochs = min(1.0, t * self.batch_size / self.dataset_size)
         return group["lr"] * math.exp(-group["lr_decay"] * epochs)
 
-    def _update(self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
+    def _needs_noise(self, group: dict[str, Any]) -> bool:
+        return group["noise_alpha"] * group["noise_eta"] > 0
+
+    def _update(
+        self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any], noise: Tensor | None
+    ) -> None:
         t = self.num_steps
         lr_t = self._lr_at(t, group)
         n = self.dataset_size
@@ -130,9 +135,8 @@ class AuthorsRecipe(SamplerBase):
         if group["prior_std"] is not None:
             per_copy = p[0].numel() if group["stacked"] and p.dim() > 0 else p.numel()
             g.add_(p, alpha=2.0 / (group["prior_std"] ** 2 * per_copy * n))
-        s = math.sqrt(2.0 * group["noise_alpha"] * group["noise_eta"])
-        if s > 0:
-            g.add_(self.standard_normal_like(p), alpha=s / n)
+        if noise is not None:
+            g.add_(noise, alpha=math.sqrt(2.0 * group["noise_alpha"] * group["noise_eta"]) / n)
 
         after = group["momentum_after"]
         if after is not None and t >= after:

@@ -23,7 +23,10 @@ one optimizer advances C independent chains at once.
 Randomness
 ----------
 Noise is drawn only from the sampler's own ``torch.Generator``, created lazily on the parameters' device and
-seeded with ``seed``. The global RNG is never touched, so DDP replicas built with the same seed apply the
+seeded with ``seed``: one ``normal_`` per parameter group and step, over a flat buffer that the sampler keeps
+between steps and hands out as views shaped like the parameters with a gradient, in order (a per-tensor draw
+costs an allocation and page faults per tensor, which at paper scale is a visible part of the step).
+The global RNG is never touched, so DDP replicas built with the same seed apply the
 same noise and stay identical, and callbacks that draw random numbers cannot perturb the chain.
 
 State dict
@@ -93,7 +96,8 @@ def check_data_sizes(num_data: float, batch_size: int) -> None:
 
 
 class SamplerBase(Optimizer):
-    """Base class: subclasses implement ``_validate_group`` and ``_update`` for one parameter tensor."""
+    """Base class: subclasses implement ``_validate_group`` and either ``_update`` (one parameter tensor) or
+    ``_update_group`` (all tensors of a group at once)."""
 
     def __init__(
         self,
@@ -114,6 +118,7 @@ class SamplerBase(Optimizer):
         self._num_steps = 0
         self._generator: torch.Generator | None = None
         self._pending_generator_state: Tensor | None = None
+        self._noise_buffer: Tensor | None = None  # scratch space for the flat draw; not state
         super().__init__(params, defaults)
 
     # -- hyperparameters -----------------------------------------------------------------------------------
@@ -138,12 +143,31 @@ class SamplerBase(Optimizer):
             g.add_(p, alpha=1.0 / prior_std**2)
         return g
 
-    def standard_normal_like(self, p: Tensor) -> Tensor:
-        """N(0, 1) noise shaped like ``p``, drawn from the sampler's own generator."""
-        gen = self._get_generator(p.device)
-        eps = torch.randn(p.shape, generator=gen, device=gen.device, dtype=p.dtype)
-        # Parameters on a second device (rare) still draw from the one generator, keeping a single stream.
-        return eps if eps.device == p.device else eps.to(p.device)
+    def _needs_noise(self, group: dict[str, Any]) -> bool:
+        """Whether this group's update injects N(0, 1) noise (samplers at temperature 0 draw none)."""
+        return group.get("temperature", 0.0) > 0
+
+    def _draw_noise(self, params: list[Tensor]) -> list[Tensor]:
+        """N(0, 1) noise shaped like each of ``params``: one draw from the sampler's own generator over a
+        flat buffer (kept between steps), returned as views into it."""
+        gen = self._get_generator(params[0].device)
+        dtypes = {p.dtype for p in params}
+        if len(dtypes) > 1 or any(p.device != params[0].device for p in params):
+            # Mixed dtypes or devices (rare): one draw per tensor, still from the one generator in order.
+            draws = [torch.randn(p.shape, generator=gen, device=gen.device, dtype=p.dtype) for p in params]
+            return [eps.to(p.device) for eps, p in zip(draws, params, strict=True)]
+        total = sum(p.numel() for p in params)
+        buffer = self._noise_buffer
+        if buffer is None or buffer.numel() < total or buffer.dtype != params[0].dtype:
+            buffer = self._noise_buffer = torch.empty(total, device=gen.device, dtype=params[0].dtype)
+        flat = buffer[:total].normal_(generator=gen)
+        if flat.device != params[0].device:  # parameters on a second device still draw from the one stream
+            flat = flat.to(params[0].device)
+        views, offset = [], 0
+        for p in params:
+            views.append(flat[offset : offset + p.numel()].view(p.shape))
+            offset += p.numel()
+        return views
 
     # -- generator ------------------------------------------------------------------------------------------
     def _get_generator(self, device: torch.device) -> torch.Generator:
@@ -216,6 +240,7 @@ class SamplerBase(Optimizer):
             _num_steps=self._num_steps,
             _generator=None,
             _pending_generator_state=self._generator_state(),
+            _noise_buffer=None,
         )
         return state
 
@@ -228,14 +253,27 @@ class SamplerBase(Optimizer):
             with torch.enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if p.grad.is_sparse:
-                    raise RuntimeError(f"{type(self).__name__} does not support sparse gradients")
-                self._update(p, p.grad, group, self.state[p])
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            if any(p.grad.is_sparse for p in params):
+                raise RuntimeError(f"{type(self).__name__} does not support sparse gradients")
+            noise = self._draw_noise(params) if self._needs_noise(group) else None
+            self._update_group(params, [p.grad for p in params], group, noise)
         self._num_steps += 1
         return loss
 
-    def _update(self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
+    def _update_group(
+        self, params: list[Tensor], grads: list[Tensor], group: dict[str, Any], noise: list[Tensor] | None
+    ) -> None:
+        """Update every tensor of one group (``noise``: N(0, 1) per tensor, or None if not needed).
+
+        Per tensor by default; elementwise samplers override it with ``torch._foreach_*`` kernels, which
+        update all tensors in place without per-tensor Python overhead or temporaries."""
+        for i, (p, grad) in enumerate(zip(params, grads, strict=True)):
+            self._update(p, grad, group, self.state[p], None if noise is None else noise[i])
+
+    def _update(
+        self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any], noise: Tensor | None
+    ) -> None:
         raise NotImplementedError

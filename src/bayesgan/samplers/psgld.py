@@ -60,7 +60,9 @@ class PSGLD(SamplerBase):
         check(0 <= group["beta"] < 1, "beta", "in [0, 1)", group["beta"])
         check(group["eps"] > 0, "eps", "> 0", group["eps"])
 
-    def _update(self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
+    def _update(
+        self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any], noise: Tensor | None
+    ) -> None:
         lr, beta, temp = group["lr"], group["beta"], group["temperature"]
         grad_u = self.potential_grad(p, grad, group["prior_std"])
         v = state.get("square_avg")
@@ -73,5 +75,5 @@ class PSGLD(SamplerBase):
         correction = 1.0 - beta ** state["step"]
         precond = v.div(correction).sqrt_().add_(group["eps"]).reciprocal_()
         p.addcmul_(precond, grad_u, value=-0.5 * lr)
-        if temp > 0:
-            p.addcmul_(precond.mul_(lr * temp).sqrt_(), self.standard_normal_like(p))
+        if noise is not None:
+            p.addcmul_(precond.mul_(lr * temp).sqrt_(), noise)

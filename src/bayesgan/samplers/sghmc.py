@@ -47,12 +47,21 @@ class SGHMC(SamplerBase):
             params, defaults, num_data=num_data, batch_size=batch_size, seed=seed, dataset_size=dataset_size
         )
 
-    def _update(self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
-        lr, a, temp = group["lr"], group["friction"], group["temperature"]
-        v = state.get("momentum_buffer")
-        if v is None:
-            v = state["momentum_buffer"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-        v.mul_(1.0 - a).add_(self.potential_grad(p, grad, group["prior_std"]), alpha=-lr)
-        if temp > 0:
-            v.add_(self.standard_normal_like(p), alpha=math.sqrt(2.0 * a * lr * temp))
-        p.add_(v)
+    def _update_group(
+        self, params: list[Tensor], grads: list[Tensor], group: dict[str, Any], noise: list[Tensor] | None
+    ) -> None:
+        lr, a, temp, std = group["lr"], group["friction"], group["temperature"], group["prior_std"]
+        velocities = []
+        for p in params:
+            state = self.state[p]
+            if "momentum_buffer" not in state:
+                state["momentum_buffer"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            velocities.append(state["momentum_buffer"])
+        # v ← (1 − a)·v − lr·(N·grad + θ/σ²) + sqrt(2·a·lr·T)·ε, term by term in place: no temporaries.
+        torch._foreach_mul_(velocities, 1.0 - a)
+        torch._foreach_add_(velocities, grads, alpha=-lr * self.num_data)
+        if std is not None:
+            torch._foreach_add_(velocities, params, alpha=-lr / std**2)
+        if noise is not None:
+            torch._foreach_add_(velocities, noise, alpha=math.sqrt(2.0 * a * lr * temp))
+        torch._foreach_add_(params, velocities)

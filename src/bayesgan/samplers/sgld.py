@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import torch
 from torch import Tensor
 
 from bayesgan.samplers.base import ParamsT, SamplerBase, resolve_lr
@@ -37,8 +38,13 @@ class SGLD(SamplerBase):
             params, defaults, num_data=num_data, batch_size=batch_size, seed=seed, dataset_size=dataset_size
         )
 
-    def _update(self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
-        lr, temp = group["lr"], group["temperature"]
-        p.add_(self.potential_grad(p, grad, group["prior_std"]), alpha=-0.5 * lr)
-        if temp > 0:
-            p.add_(self.standard_normal_like(p), alpha=math.sqrt(lr * temp))
+    def _update_group(
+        self, params: list[Tensor], grads: list[Tensor], group: dict[str, Any], noise: list[Tensor] | None
+    ) -> None:
+        lr, temp, std = group["lr"], group["temperature"], group["prior_std"]
+        # θ ← θ·(1 − lr/(2σ²)) − (lr/2)·N·grad + sqrt(lr·T)·ε: both terms read the old θ, in place.
+        if std is not None:
+            torch._foreach_mul_(params, 1.0 - 0.5 * lr / std**2)
+        torch._foreach_add_(params, grads, alpha=-0.5 * lr * self.num_data)
+        if noise is not None:
+            torch._foreach_add_(params, noise, alpha=math.sqrt(lr * temp))
