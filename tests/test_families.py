@@ -179,6 +179,7 @@ def test_the_families_honour_the_protocol(make_config, tmp_path: Path) -> None:
         ([*RING, "model=alpha_gan"], "got data_shape=(2,); use model=alpha_gan_mlp for vector data"),
         ([*RING_VAE, "sampler=sgld"], "sampler=sgld does not apply to VAE"),
         ([*RING_ALPHA, "sampler=sghmc"], "sampler=sghmc does not apply to AlphaGAN"),
+        ([*RING_VAE, "sampler=probgan"], "the vae networks train only with method=vae"),  # probgan's method
         ([*DIGITS_VAE, "dataset.n_labels=50"], "dataset.n_labels must be null for model=vae"),
         ([*RING_VAE, "method.lr=-1"], "method.lr must be > 0"),
         ([*RING_ALPHA, "method.betas=[0.5,1.5]"], "method.betas must be two numbers in [0, 1)"),

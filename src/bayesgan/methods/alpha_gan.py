@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from bayesgan.methods.point_estimate import PointEstimate
+from bayesgan.methods.point_estimate import FamilyNets, PointEstimate
 from bayesgan.models import MLP, Architecture
 from bayesgan.models.layers import frozen_running_stats
 
@@ -75,10 +75,11 @@ def encoder_generator_terms(
 
 
 @dataclass
-class AlphaGANNets:
+class AlphaGANNets(FamilyNets):
     """α-GAN's networks from a GAN ``backbone``: G its generator, D its discriminator, E its discriminator
     with z_dim outputs; C an MLP on codes (``code_hidden`` x ``code_depth``, LeakyReLU 0.2, no batch norm)."""
 
+    family: ClassVar[str] = "alpha_gan"
     backbone: Architecture
     code_hidden: int = 256
     code_depth: int = 2

@@ -28,6 +28,21 @@ from bayesgan.bank import PosteriorBank
 from bayesgan.seeding import derived_generator, global_rng_state, latents, set_global_rng_state
 
 
+class FamilyNets:
+    """Base of a family's network config (``VAENets``, ...): a GAN method given one (``model=vae_mlp
+    sampler=probgan``: the sampler's method wins) refuses it in one line, not with an AttributeError."""
+
+    family: ClassVar[str] = "point_estimate"
+
+    def build_generator(self, *args: Any) -> nn.Module:
+        raise ValueError(
+            f"model: the {self.family} networks train only with method={self.family} (model={self.family} "
+            f"and model={self.family}_mlp select it); another method (e.g. sampler=probgan's) cannot"
+        )
+
+    build_discriminator = build_generator
+
+
 class PointEstimate(pl.LightningModule):
     """Base of the point-estimate families (see the module docstring). Unsupervised only."""
 

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from bayesgan.methods.point_estimate import PointEstimate
+from bayesgan.methods.point_estimate import FamilyNets, PointEstimate
 from bayesgan.models import Architecture
 
 LIKELIHOODS = ("bernoulli", "gaussian")
@@ -51,9 +51,10 @@ def gaussian_log_likelihood(mean: Tensor, log_var: Tensor, x: Tensor) -> Tensor:
 
 
 @dataclass
-class VAENets:
+class VAENets(FamilyNets):
     """The VAE's networks, built from a GAN ``backbone`` for a data shape; ``z_dim`` is the backbone's."""
 
+    family: ClassVar[str] = "vae"
     backbone: Architecture
     likelihood: str = "bernoulli"
     std: float | None = None  # gaussian only: None = learned per data dimension, else this fixed std
