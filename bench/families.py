@@ -99,8 +99,11 @@ def run_missing(cases: Sequence[str], methods: Sequence[str] | None, seeds: Sequ
 
 
 def load(case: str) -> list[dict[str, Any]]:
-    """This script's runs of ``case`` and, for the ring, bench/compare.py's committed GAN runs."""
-    paths = sorted((RESULTS / case).glob("*/seed*.json"))
+    """This script's runs of ``case`` and, for the ring, the committed GAN runs of bench/compare.py and of
+    bench/probgan.py (ProbGAN and its SGHMC pair, in ``RESULTS/probgan``)."""
+    paths = sorted((RESULTS / case).glob("*/seed*.json")) + sorted(
+        (RESULTS / "probgan" / case).glob("*/seed*.json")
+    )
     if case in compare.CASES:
         paths += sorted(Path("bench/results/compare", case).glob("*/seed*.json"))
     return [json.loads(p.read_text()) for p in paths]
