@@ -37,8 +37,13 @@ def test_dataset_configs_instantiate(make_config, name: str) -> None:
 
 
 @pytest.mark.parametrize("name", _options("model"))
-def test_model_configs_build_networks(make_config, name: str) -> None:
+def test_model_configs_build_networks(make_config, tmp_path: Path, name: str) -> None:
     cfg = make_config(f"model={name}", tiny=False)
+    if cfg.method._target_ != "bayesgan.module.BayesGAN":  # a family with its own networks (model=vae, ...)
+        data = ["dataset=digits", "dataset.batch_size=8"] if "mlp" not in name else []
+        _, module, _ = build(make_config(f"model={name}", "z_prior=normal", *data), tmp_path)
+        assert module.generate(4).shape == (1, 4, *module.data_shape)
+        return
     architecture = instantiate(cfg.model)
     shape = (1, 8, 8) if "dcgan" in name else (2,)
     generator = architecture.build_generator(shape)

@@ -15,11 +15,9 @@ def divergence(module: nn.Module, d_loss: Tensor, g_loss: Tensor, limit: float |
     1e3 only when the logits have exploded. Non-finite weights or buffers (batch-norm running statistics,
     which a training-mode loss never reads) count too.
     """
-    if not (torch.isfinite(d_loss).all() and torch.isfinite(g_loss).all()):
-        return "non-finite loss"
-    states = [t for t in (*module.parameters(), *module.buffers()) if t.is_floating_point()]
-    if not torch.stack([torch.isfinite(t).all() for t in states]).all():
-        return "non-finite parameters or batch-norm statistics"
+    reason = non_finite(module, d_loss, g_loss)
+    if reason is not None:
+        return reason
     if limit is not None:
         per_term = max(
             float(d_loss.max()) / (module.generator.num_copies + 2),
@@ -27,6 +25,17 @@ def divergence(module: nn.Module, d_loss: Tensor, g_loss: Tensor, limit: float |
         )
         if per_term > limit:
             return f"loss {per_term:.3g} per term exceeds divergence_loss={limit:g}"
+    return None
+
+
+def non_finite(module: nn.Module, *losses: Tensor) -> str | None:
+    """Why the losses or the module's state are not finite, or None. For any model family: ``losses`` are
+    whatever tensors its iteration produced."""
+    if not all(bool(torch.isfinite(loss).all()) for loss in losses):
+        return "non-finite loss"
+    states = [t for t in (*module.parameters(), *module.buffers()) if t.is_floating_point()]
+    if states and not torch.stack([torch.isfinite(t).all() for t in states]).all():
+        return "non-finite parameters or batch-norm statistics"
     return None
 
 
@@ -41,3 +50,13 @@ def average_buffers_over_ranks(module: nn.Module, world_size: int) -> None:
         if buffer.is_floating_point():
             torch.distributed.all_reduce(buffer)
             buffer /= world_size
+
+
+def end_gloo_group(stage: str) -> None:
+    """End a gloo process group after fit (from a module's ``teardown``, which every rank reaches after its
+    last collective). Lightning never destroys a gloo group (only NCCL's, at exit), and a worker that exits
+    with one alive can abort in C++ ("terminate called without an active exception")."""
+    dist = torch.distributed
+    if stage == "fit" and dist.is_available() and dist.is_initialized() and dist.get_backend() == "gloo":
+        dist.barrier()
+        dist.destroy_process_group()

@@ -8,11 +8,9 @@ discriminator copies. Copies are vectorized ``Ensemble``s; the update rule is th
 from __future__ import annotations
 
 import functools
-import random
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import numpy as np
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.utilities import rank_zero_info
@@ -25,7 +23,7 @@ from bayesgan.models import Architecture
 from bayesgan.models.layers import frozen_running_stats
 from bayesgan.objectives import Objective
 from bayesgan.posterior import PosteriorSpec, observations
-from bayesgan.seeding import derived_generator, mix_seed
+from bayesgan.seeding import derived_generator, global_rng_state, latents, mix_seed, set_global_rng_state
 
 _D_SAMPLER, _G_SAMPLER = 0x5D, 0x56  # seeding keys of the two samplers' noise streams
 
@@ -112,10 +110,7 @@ class BayesGAN(pl.LightningModule):
         return [d_opt, g_opt]
 
     def sample_z(self, copies: int, n: int, generator: torch.Generator | None = None) -> Tensor:
-        shape = (copies, n, self.z_dim)
-        if self.z_prior == "normal":
-            return torch.randn(shape, generator=generator, device=self.device)
-        return torch.rand(shape, generator=generator, device=self.device) * 2 - 1
+        return latents(self.z_prior, (copies, n, self.z_dim), generator, self.device)
 
     def _iteration_generator(self, phase: int) -> torch.Generator:
         # A pure function of (seed, rank, iteration, phase): a resumed run draws the same numbers.
@@ -298,13 +293,7 @@ class BayesGAN(pl.LightningModule):
         return torch.cat(logits).softmax(-1)
 
     def teardown(self, stage: str) -> None:
-        # Lightning never destroys a gloo process group (only NCCL's, at exit); a worker that exits with one
-        # alive can abort in C++ ("terminate called without an active exception"). Every rank reaches
-        # teardown after its last collective, so end the group here.
-        dist = torch.distributed
-        if stage == "fit" and dist.is_available() and dist.is_initialized() and dist.get_backend() == "gloo":
-            dist.barrier()
-            dist.destroy_process_group()
+        health.end_gloo_group(stage)
 
     # -- checkpointing -------------------------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -312,30 +301,11 @@ class BayesGAN(pl.LightningModule):
             "iteration": self.iteration,
             "diverged_at": self.diverged_at,  # such a state is never written (SafeCheckpointIO)
             "bank": self.bank.state_dict(),
-            "rng": _global_rng_state(),
+            "rng": global_rng_state(),
         }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         state = checkpoint["bayesgan"]
         self.iteration = int(state["iteration"])
         self.bank.load_state_dict(state["bank"])
-        _set_global_rng_state(state["rng"])
-
-
-def _global_rng_state() -> dict[str, Any]:
-    numpy_state = np.random.get_state()
-    return {
-        "torch": torch.get_rng_state(),
-        "numpy": (numpy_state[0], torch.from_numpy(numpy_state[1].astype(np.int64)), *numpy_state[2:]),
-        "python": random.getstate(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
-    }
-
-
-def _set_global_rng_state(state: Mapping[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    kind, keys, *rest = state["numpy"]
-    np.random.set_state((kind, keys.numpy().astype(np.uint32), *rest))
-    random.setstate(state["python"])
-    if state.get("cuda") and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        set_global_rng_state(state["rng"])

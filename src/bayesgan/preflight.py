@@ -10,6 +10,7 @@ from typing import Any
 
 from pytorch_lightning.accelerators import CPUAccelerator, CUDAAccelerator
 
+from bayesgan import protocol
 from bayesgan.config import ConfigError
 
 
@@ -70,3 +71,17 @@ def world_size(trainer: Any) -> int | None:
             return None  # no GPU here: Lightning says so itself when the trainer is built
         raise ConfigError(f"trainer.devices={devices!r}: {' '.join(str(error).split())}") from None
     return count * int(trainer.get("num_nodes", 1))
+
+
+def check_sampler(method: Any, overrides: list[str]) -> None:
+    """Refuse a ``sampler=...`` typed on the command line (``overrides``) that ``method`` would ignore (see
+    ``protocol.accepted_samplers``); a sampler chosen by a preset or the default is simply unused."""
+    accepted = protocol.accepted_samplers(method)
+    typed = [o.split("=", 1)[1] for o in overrides if o.split("=", 1)[0].lstrip("+~") == "sampler"]
+    if accepted is None or not typed or typed[-1] in accepted:
+        return
+    name = getattr(getattr(method, "func", method), "__name__", "this method")
+    raise ConfigError(
+        f"sampler={typed[-1]} does not apply to {name}: it trains one point estimate with its own Adam "
+        f"(method.lr, method.betas) and samples no posterior; leave sampler out or use sampler={accepted[0]}"
+    )

@@ -12,7 +12,7 @@ is 1 for a point estimate).
 from __future__ import annotations
 
 from collections.abc import Sized
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
@@ -65,3 +65,14 @@ class GenerativeMethod(Protocol):
     def class_probabilities(self, x: Tensor, *, use_bank: bool = True) -> Tensor:
         """K-class probabilities [S, B, K] of every posterior classifier sample (semi-supervised only)."""
         ...
+
+
+def accepted_samplers(method: Any) -> tuple[str, ...] | None:
+    """The ``sampler`` choices a method honours: its class attribute ``accepted_samplers``, or None (any).
+
+    Optional, so BayesGAN (which samples with every sampler) declares nothing. A family that trains one point
+    estimate with its own optimiser (``model=vae``, ``model=alpha_gan``) names the choices that mean "no
+    posterior sampling" (``("ml",)``); ``bayesgan-train`` refuses another sampler typed on the command line
+    rather than ignore it. ``method`` is the class or the ``functools.partial`` the method config builds.
+    """
+    return getattr(getattr(method, "func", method), "accepted_samplers", None)

@@ -6,6 +6,11 @@ exactly and DDP ranks get independent streams.
 
 from __future__ import annotations
 
+import random
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -29,6 +34,15 @@ def derived_generator(*values: int, device: torch.device | str = "cpu") -> torch
     return torch.Generator(device=device).manual_seed(mix_seed(*values))
 
 
+def latents(
+    prior: str, shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device | str
+) -> Tensor:
+    """Latents of ``shape`` from the z prior: ``normal`` N(0, I), or ``uniform`` on (-1, 1) (the authors')."""
+    if prior == "normal":
+        return torch.randn(shape, generator=generator, device=device)
+    return torch.rand(shape, generator=generator, device=device) * 2 - 1
+
+
 def sample_distinct(n: int, k: int, g: torch.Generator) -> Tensor:
     """``k`` distinct indices of ``range(n)``, uniformly at random and in random order.
 
@@ -45,3 +59,25 @@ def sample_distinct(n: int, k: int, g: torch.Generator) -> Tensor:
         first = torch.full_like(uniq, out.numel()).scatter_reduce_(0, inv, torch.arange(out.numel()), "amin")
         out = out[first.sort().values]  # drop repeats, keep draw order
         out = torch.cat([out, torch.randint(n, (k - out.numel(),), generator=g)])
+
+
+def global_rng_state() -> dict[str, Any]:
+    """torch, numpy, Python and CUDA global RNG states, as a checkpoint stores them (tensors, no pickled
+    arrays, so ``torch.load(weights_only=True)`` reads them)."""
+    numpy_state = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "numpy": (numpy_state[0], torch.from_numpy(numpy_state[1].astype(np.int64)), *numpy_state[2:]),
+        "python": random.getstate(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
+    }
+
+
+def set_global_rng_state(state: Mapping[str, Any]) -> None:
+    """Restore what :func:`global_rng_state` returned (exact resume of anything drawing from them)."""
+    torch.set_rng_state(state["torch"])
+    kind, keys, *rest = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), *rest))
+    random.setstate(state["python"])
+    if state.get("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

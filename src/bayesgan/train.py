@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import os
 import sys
 from collections.abc import Sequence
@@ -29,6 +30,7 @@ from bayesgan.config import ConfigError
 from bayesgan.data.files import DatasetError
 from bayesgan.history import MetricHistory
 from bayesgan.objectives import NonSaturating
+from bayesgan.protocol import accepted_samplers
 
 config.register()
 naming.register()
@@ -83,7 +85,10 @@ def build(
             message = config.qualify("dataset", str(error))
             raise ConfigError(f"{message}; processes = trainer.devices x trainer.num_nodes") from None
     _refuse_objective_the_method_ignores(cfg)
-    module = instantiate(cfg.method)(
+    method = instantiate(cfg.method)
+    typed = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+    preflight.check_sampler(method, typed)  # a sampler the method would ignore is refused, not ignored
+    module = method(
         architecture=instantiate(cfg.model),
         posterior=instantiate(cfg.sampler),
         data_shape=datamodule.data_shape,
@@ -223,7 +228,7 @@ def _record(cfg: DictConfig, output_dir: Path, info: resume.ResumeInfo | None = 
         ]
     header = {
         "experiment": cfg.experiment_name,
-        "choices": _choices(),
+        "choices": _choices(cfg),
         "seed": cfg.seed,
         "n_labels": OmegaConf.select(cfg, "dataset.n_labels", default=None),  # the label count (Table 1)
         "planned_iterations": cfg.iterations,
@@ -254,15 +259,25 @@ def _resume(cfg: DictConfig) -> resume.ResumeInfo:
     return info
 
 
-def _choices() -> dict[str, str]:
+def _choices(cfg: DictConfig) -> dict[str, str]:
     if not HydraConfig.initialized():
         return {}
     choices = HydraConfig.get().runtime.choices
-    return {
+    found = {
         group: str(choices[group])
         for group in ("method", "dataset", "model", "sampler", "objective", "trainer", "row")
         if choices.get(group) is not None
     }
+    method = choices.get("method")
+    module_name, _, class_name = str(cfg.method._target_).rpartition(".")
+    try:  # not hydra's get_class, which logs an ERROR of its own
+        method_class = getattr(importlib.import_module(module_name), class_name)
+        ignores_sampler = accepted_samplers(method_class) is not None
+    except (ImportError, AttributeError, ValueError):  # an unimportable target: build says so in one line
+        ignores_sampler = False
+    if method and ignores_sampler:
+        found["sampler"] = str(method)  # the sampler group is unused: report rows name the method (vae, ...)
+    return found
 
 
 def _refuse_relaunching_ddp_in_multirun(cfg: DictConfig) -> None:
