@@ -189,3 +189,13 @@ def test_markdown_marks_which_way_is_better(tmp_path: Path) -> None:
     assert "quality/fid ↓" in header and "modes/covered ↑" in header
     assert "quality/per_generator_fid_mean ↓" in header
     assert "coverage/modes |" in header  # no direction claimed where none is declared
+
+
+def test_report_piped_into_a_reader_that_leaves_early_ends_without_a_traceback(tree: Path) -> None:
+    import subprocess
+    import sys
+
+    code = "import sys; from bayesgan import report; sys.exit(report.main(sys.argv[1:]))"
+    shell = f"'{sys.executable}' -c '{code}' '{tree}' --no-figures | true"  # the reader is gone at once
+    done = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr, done.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -131,6 +132,14 @@ def _register_builtin_views() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # `bayesgan-report ... | head`: the reader left; no traceback for that
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's own flush at exit too
+        return 141  # the shell's status for a command killed by SIGPIPE
+
+
+def _main(argv: Sequence[str] | None) -> int:
     _register_builtin_views()
     args = parser().parse_args(argv)
     runs = collect(args.roots)
