@@ -19,9 +19,8 @@ from pytorch_lightning.utilities import rank_zero_info
 from torch import Tensor
 
 from bayesgan.models import Architecture
-from bayesgan.module import _global_rng_state, _set_global_rng_state
 from bayesgan.posterior import PosteriorSpec
-from bayesgan.seeding import mix_seed
+from bayesgan.seeding import global_rng_state, mix_seed, set_global_rng_state
 from bayesgan.supervised import build_classifier
 
 _OPTIMIZER = 0x5C  # seeding key of the optimizer's (a sampler's) noise stream
@@ -121,10 +120,10 @@ class SupervisedClassifier(pl.LightningModule):
         checkpoint["bayesgan"] = {
             "iteration": self.iteration,
             "diverged_at": self.diverged_at,
-            "rng": _global_rng_state(),
+            "rng": global_rng_state(),
         }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         state = checkpoint["bayesgan"]
         self.iteration = int(state["iteration"])
-        _set_global_rng_state(state["rng"])
+        set_global_rng_state(state["rng"])
