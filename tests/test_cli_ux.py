@@ -72,6 +72,7 @@ def test_help_describes_every_group_and_option() -> None:
             assert option.stem in text, (group, option.stem)
     assert "base_sampler" not in text
     assert text.count("bayesgan-train ") >= 3 and "== Examples ==" in text and "iterations=" in text
+    assert all(f"bayesgan-{command} " in text for command in ("sample", "evaluate", "report"))  # what follows
 
 
 def test_base_sampler_is_not_selectable_but_still_types_the_sampler_section(make_config) -> None:

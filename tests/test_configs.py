@@ -52,7 +52,7 @@ def _first_step(name: str, opt: dict) -> float:
     """By hand: the first step of each sampler from θ = 0 on a per-observation gradient of 1 (∇U = W)."""
     if name in ("ml", "authors_recipe"):
         return -opt["lr"]  # Adam's first step is −lr·g/|g| (authors: lr_0 = lr; prior 0, noise ~1e-5)
-    if name == "sghmc":
+    if name in ("sghmc", "probgan"):  # probgan: SGHMC on ProbGAN's potentials
         return -opt["lr_per_datum"]  # v = −η·∇U = −(lr_per_datum/W)·W
     return -opt["lr_per_datum"] / 2  # SGLD: −(η/2)·∇U; pSGLD the same with G = 1/(λ + 1) ≈ 1 at step 1
 

@@ -10,7 +10,7 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
-from bayesgan import report
+from bayesgan import history, report
 from bayesgan.checkpointing import load_checkpoint
 from bayesgan.train import build, run
 
@@ -28,6 +28,8 @@ def test_ddp_spawn_writes_the_results_a_single_process_writes(make_config, tmp_p
         "callbacks=default",
         "callbacks.samples.every_n_iterations=2",
         "callbacks.coverage.num_samples=200",
+        "callbacks.coverage.every_n_iterations=2",
+        "trainer.log_every_n_steps=1",
     ]
     outputs = {name: tmp_path / name for name in ("single", "ddp")}
     single = run(make_config(*common, output_dir=outputs["single"]), output_dir=outputs["single"])
@@ -46,6 +48,12 @@ def test_ddp_spawn_writes_the_results_a_single_process_writes(make_config, tmp_p
         [wandb_run] = (out / "wandb").glob("offline-run-*")
         assert list((wandb_run / "files" / "media" / "images").glob("*.png"))
     assert list(cwd.iterdir()) == []
+    # The metric history: rank 0 alone writes it (the module logs its losses on every rank), so each loss
+    # row and evaluation is there once, as in one process.
+    for key, expected in (("loss/d", [1, 2, 3, 4]), ("coverage/modes", [2, 4])):
+        steps = {name: [r["step"] for r in history.read(out / history.FILE_NAME) if key in r]
+                 for name, out in outputs.items()}  # fmt: skip
+        assert steps["ddp"] == steps["single"] == expected, key
 
 
 class _BufferSpread(pl.Callback):

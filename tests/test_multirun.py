@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from bayesgan import report
 from conftest import TINY, TINY_DATA, TINY_MODEL
 from wandb_records import by_type
 
 
-def test_multirun_gives_separate_runs_and_wandb_runs(tmp_path: Path) -> None:
+def test_multirun_gives_separate_runs_and_wandb_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     sweep = tmp_path / "sweep"
     overrides = [o for o in [*TINY_DATA, *TINY_MODEL, *TINY] if not o.startswith(("logger=", "callbacks="))]
     command = [
@@ -56,3 +63,16 @@ def test_multirun_gives_separate_runs_and_wandb_runs(tmp_path: Path) -> None:
     assert len([ln for ln in table if ln[:1].isdigit()]) == 6
     assert f"bayesgan-report {sweep}" in done.stdout
     assert seen == {(s, seed) for s in ("sghmc", "sgld", "ml") for seed in (0, 1)}
+
+    # The report the sweep points to, on the real .hydra/ files: one row per sampler with both seeds pooled
+    # (the jobs' run names, directories and sweep id differ too, but say nothing about the experiment).
+    capsys.readouterr()
+    assert report.main([str(sweep), "--format", "csv", "--no-figures"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert list(rows[0])[:4] == ["experiment", "dataset", "sampler", "n"]
+    assert {r["sampler"]: r["n"] for r in rows} == {
+        "ml": "2",
+        "sghmc": "2",
+        "sgld": "2",
+        report.NULL_ROW: "2",
+    }

@@ -144,7 +144,7 @@ def test_cli(tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert report.main([str(tree), "--group-by", "colour"]) == 2
     assert "unknown --group-by field(s) colour" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:  # argparse's own usage errors exit 2 as well
-        report.main([str(tree), "--format", "html"])
+        report.main([str(tree), "--format", "pdf"])
     assert exit_info.value.code == 2
 
 

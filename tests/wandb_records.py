@@ -8,6 +8,7 @@ checksum, a 2-byte length and a 1-byte type (1 full, 2 first, 3 middle, 4 last);
 from __future__ import annotations
 
 import struct
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,3 +46,15 @@ def by_type(path: Path) -> dict[str, list[pb.Record]]:
     for record in records(path):
         out.setdefault(record.WhichOneof("record_type"), []).append(record)
     return out
+
+
+def finished(path: Path, timeout: float = 60.0) -> dict[str, list[pb.Record]]:
+    """``by_type`` once the run file holds its ``exit`` record. ``wandb.finish()`` returns before W&B's
+    service has written an offline run file out (seen empty right after it, complete a second later), so a
+    test reading the file in the same process waits for it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = by_type(path)
+        if "exit" in found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2)

@@ -117,7 +117,7 @@ class BayesGAN(pl.LightningModule):
     def discriminator_loss(self, batch: Mapping[str, Tensor], fakes: Tensor) -> Tensor:
         """Per discriminator copy NLL [Cd] on the real batch and the fakes [Cg, n, ...] of every G copy."""
         real_logits = self.discriminator(batch["x"], shared_input=True)
-        fake_logits = self.discriminator.cross(fakes)
+        fake_logits = self.fake_logits(fakes)
         labelled_logits = None
         if self.semi_supervised:
             with frozen_running_stats():  # test-time statistics come from the unlabelled real stream only
@@ -133,8 +133,17 @@ class BayesGAN(pl.LightningModule):
 
     def generator_loss(self, fakes: Tensor) -> Tensor:
         """Per generator copy NLL [Cg] of its fakes under every (constant) discriminator copy."""
-        fake_logits = self.discriminator.cross(fakes, detach=True)
+        fake_logits = self.fake_logits(fakes, detach=True)
         return losses.generator_nll(fake_logits, semi_supervised=self.semi_supervised)
+
+    def fake_logits(self, fakes: Tensor, *, detach: bool = False) -> Tensor:
+        """Every discriminator copy on every generator copy's fakes [Cg, n, ...]: logits [Cd, Cg, n, L].
+
+        Each (discriminator, generator) batch is its own batch-norm batch (the paper's per-pair statistics);
+        running statistics are untouched. ``detach``: the discriminators are constants (the G step). A hook:
+        ProbGAN (bayesgan.methods.probgan) evaluates the pooled mixture of all copies' fakes instead.
+        """
+        return self.discriminator.cross(fakes, detach=detach)
 
     def update(
         self,

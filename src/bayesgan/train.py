@@ -27,6 +27,7 @@ from bayesgan.callbacks.checkpoint import parent_ignores_sigint
 from bayesgan.checkpointing import CheckpointError, SafeCheckpointIO
 from bayesgan.config import ConfigError
 from bayesgan.data.files import DatasetError
+from bayesgan.history import MetricHistory
 
 config.register()
 naming.register()
@@ -105,13 +106,15 @@ def build(
     callbacks: list[Callback] = [
         instantiate(c) for c in (cfg.callbacks or {}).values() if c and c.get("_target_") is not None
     ]
-    callbacks += [SaveOnInterrupt(output_dir / "checkpoints"), record or _record(cfg, output_dir)]
+    record = record or _record(cfg, output_dir)
+    callbacks += [SaveOnInterrupt(output_dir / "checkpoints"), record]
     if not cfg.trainer.get("enable_progress_bar", True):  # Lightning refuses a bar it was told not to show
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
     trainer = instantiate(
         cfg.trainer,
         max_steps=2 * cfg.iterations,  # Lightning counts the D and the G step
-        logger=loggers or False,
+        # Last, so that trainer.log_dir still follows the configured logger: curves for bayesgan-report.
+        logger=[*loggers, MetricHistory(output_dir, _resumed_at(record))],
         callbacks=callbacks,
         default_root_dir=str(output_dir),
         plugins=[SafeCheckpointIO()],
@@ -208,6 +211,11 @@ def _record(cfg: DictConfig, output_dir: Path, info: resume.ResumeInfo | None = 
     )
 
 
+def _resumed_at(record: RunRecord) -> int:
+    """The iteration a resumed run continues from (its latest resume), 0 for a fresh run."""
+    return int(record.info["history"][-1]["iteration"]) if record.info["history"] else 0
+
+
 def _resume(cfg: DictConfig) -> resume.ResumeInfo:
     try:
         info = resume.read(cfg.ckpt_path)
@@ -224,7 +232,9 @@ def _choices() -> dict[str, str]:
         return {}
     choices = HydraConfig.get().runtime.choices
     return {
-        group: str(choices[group]) for group in ("dataset", "model", "sampler", "trainer") if group in choices
+        group: str(choices[group])
+        for group in ("method", "dataset", "model", "sampler", "trainer")
+        if group in choices
     }
 
 

@@ -1,0 +1,3 @@
+from bayesgan.report.cli import main
+
+raise SystemExit(main())
