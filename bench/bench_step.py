@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -81,18 +82,26 @@ def main() -> None:
     memory = {} if args.no_memory else {c.name: measure_memory(c, args) for c in cases}
 
     built = {c.name: build_case(c, args.semi, args.device) for c in cases}
-    compile_seconds = {}
+    compile_seconds, batch = {}, {}
     for case in cases:  # warm-up: allocator, kernels, and for --compile the compilation itself
         start = time.perf_counter()
         for _ in range(2):
             iterate(built[case.name], args.device)
         compile_seconds[case.name] = time.perf_counter() - start
+        start = time.perf_counter()
+        iterate(built[case.name], args.device)
+        # Millisecond iterations (toy) are timed in runs of >= 0.1 s: one alone is mostly timer noise.
+        batch[case.name] = max(1, math.ceil(0.1 / (time.perf_counter() - start)))
+    for case in cases:  # a variant runs as many iterations as its plain case: their states stay comparable
+        if case.variant:
+            batch[case.name] = batch[case.name.removesuffix(f" +{case.variant}")]
     times: dict[str, list[float]] = {c.name: [] for c in cases}
     for _ in range(args.repeats):
         for case in cases:
             start = time.perf_counter()
-            iterate(built[case.name], args.device)
-            times[case.name].append(time.perf_counter() - start)
+            for _ in range(batch[case.name]):
+                iterate(built[case.name], args.device)
+            times[case.name].append((time.perf_counter() - start) / batch[case.name])
     flops = {}
     for case in cases:
         with FlopCounterMode(display=False) as counter:
@@ -136,7 +145,7 @@ def main() -> None:
             r = ratio(plain, case.name)
             variants[case.name] = {"speedup": r[0], "deviation": gap, "warmup_s": compile_seconds[case.name]}
             print(f"[variant] {case.name}: {r[0]:.2f}x the plain vectorized speed {span.format(*r[1:])}, "
-                  f"state deviation after {args.repeats + 3} iterations {gap:.1e} (relative), "
+                  f"state deviation after {4 + args.repeats * batch[plain]} iterations {gap:.1e} (relative), "
                   f"warm-up {compile_seconds[case.name]:.0f} s")  # fmt: skip
     sizes = checkpoint_sizes(built[vec], built[ml])
     print("\ncheckpoint sizes (MB): " + ", ".join(f"{k} {v:.1f}" for k, v in sizes.items()))
