@@ -10,6 +10,7 @@ import pytorch_lightning as pl
 import torch
 
 from bayesgan.train import build
+from test_families import RING_ALPHA, RING_VAE
 
 
 class ReplicaCheck(pl.Callback):
@@ -34,10 +35,18 @@ class ReplicaCheck(pl.Callback):
             Path(self.path).write_text(json.dumps(report))
 
 
-@pytest.mark.parametrize("sampler", ["sghmc", "sgld"])
-def test_ddp_replicas_stay_identical(make_config, tmp_path: Path, sampler: str) -> None:
+# The other families (VAE, α-GAN) keep the same guarantee; slow because their networks are larger.
+FAMILIES = [
+    pytest.param(f, marks=pytest.mark.slow, id=i) for f, i in ((RING_VAE, "vae"), (RING_ALPHA, "alpha_gan"))
+]
+
+
+@pytest.mark.parametrize(
+    "choice", [pytest.param([f"sampler={s}"], id=s) for s in ("sghmc", "sgld")] + FAMILIES
+)
+def test_ddp_replicas_stay_identical(make_config, tmp_path: Path, choice: list[str]) -> None:
     cfg = make_config(
-        f"sampler={sampler}",
+        *choice,
         "trainer=ddp_spawn",
         "trainer.accelerator=cpu",
         "trainer.devices=2",
