@@ -26,6 +26,7 @@ class Case:
     copies: tuple[int, int, int]  # J_g, J_d, M
     vectorize: bool = True
     variant: str | None = None  # None, "compile" or "autocast"
+    semi: bool | None = None  # None: the command line's --semi
 
 
 @dataclass
@@ -49,6 +50,12 @@ def cases_for(quick: bool, compile_: bool, autocast: bool) -> list[Case]:
         Case("toy BGAN vectorized", mlp, (2,), (10, 1, 1)),
         Case("toy BGAN loop", mlp, (2,), (10, 1, 1), vectorize=False),
     ]
+    # The default experiment's iteration (digits 8x8, dcgan_small, J_g=4 x M=2, semi-supervised).
+    small = DCGAN(z_dim=32, width=32)
+    cases += [
+        Case("digits BGAN vectorized", small, (1, 8, 8), (4, 1, 2), semi=True),
+        Case("digits BGAN loop", small, (1, 8, 8), (4, 1, 2), vectorize=False, semi=True),
+    ]
     for variant, wanted in (("compile", compile_), ("autocast", autocast)):
         if wanted:
             for base in ("paper BGAN vectorized", "toy BGAN vectorized"):
@@ -58,6 +65,7 @@ def cases_for(quick: bool, compile_: bool, autocast: bool) -> list[Case]:
 
 
 def build_case(case: Case, semi: bool, device: str) -> Built:
+    semi = semi if case.semi is None else case.semi
     torch.manual_seed(0)  # every variant of a case starts from the same weights
     j_g, j_d, m = case.copies
     sampler = functools.partial(MLAdam) if j_g * j_d * m == 1 else functools.partial(SGHMC, lr=1e-6)

@@ -4,9 +4,11 @@
 (re-binding every parameter, batching every op) that dominates small networks: the ring MLP's iteration
 took about half as long vectorized as looped, not the several times its kernels allow. For the layers the
 fully connected families are made of (Sequential, Linear, Maxout, this project's BatchNorm, Flatten,
-Unflatten and elementwise activations) this module evaluates the copies with one batched kernel per layer
-(``baddbmm`` for a linear layer) and no re-binding. Any other layer (convolutions) makes ``supports``
-False and the ensemble keeps using vmap. The numbers equal a per-copy loop (tests/test_ensemble.py).
+Unflatten, elementwise activations), and the small-map dense convolutions of ``models.layers`` (so the
+whole 8x8 digits DCGAN), this module evaluates the copies with one batched kernel per layer (``baddbmm``
+for a linear layer, ``bmm`` for a dense convolution) and no re-binding. Any other layer (native
+convolutions) makes ``supports`` False and the ensemble keeps using vmap. The numbers equal a per-copy
+loop (tests/test_ensemble.py).
 
 Shapes: activations are ``[C, B, ...]`` (C copies); a shared input ``[B, ...]`` is seen by every copy.
 """
@@ -18,11 +20,11 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor, nn
 
-from bayesgan.models.layers import _BATCH_GROUPS, _FREEZE_RUNNING_STATS, BatchNorm
+from bayesgan.models.layers import _BATCH_GROUPS, _FREEZE_RUNNING_STATS, BatchNorm, DenseConv
 from bayesgan.models.pacgan import Maxout
 
 _ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.ELU, nn.GELU, nn.SiLU, nn.Softplus, nn.Sigmoid)
-_STACKED = (nn.Linear, Maxout, BatchNorm, nn.Flatten, nn.Unflatten, nn.Identity, *_ELEMENTWISE)
+_STACKED = (nn.Linear, Maxout, BatchNorm, DenseConv, nn.Flatten, nn.Unflatten, nn.Identity, *_ELEMENTWISE)
 
 
 def supports(module: nn.Module) -> bool:
@@ -62,6 +64,8 @@ def _run(
     if isinstance(module, Maxout):
         linear = _linear(x, state[f"{prefix}linear.weight"], state.get(f"{prefix}linear.bias"), shared)
         return linear.unflatten(-1, (module.units, module.pieces)).amax(-1), False
+    if isinstance(module, DenseConv):
+        return _dense_conv(module, state[f"{prefix}weight"], state.get(f"{prefix}bias"), x), False
     if isinstance(module, BatchNorm):
         if shared:
             x = x.expand(copies, *x.shape)
@@ -80,6 +84,18 @@ def _linear(x: Tensor, weight: Tensor, bias: Tensor | None, shared: bool) -> Ten
     if x.dim() == 3 and not shared:
         return y
     return y.view(copies, *(x.shape[:-1] if shared else x.shape[1:-1]), weight.shape[1])
+
+
+def _dense_conv(module: DenseConv, weight: Tensor, bias: Tensor | None, x: Tensor) -> Tensor:
+    """A dense (transposed) convolution per copy: ``weight`` [C, ...], ``x`` [C, B, ch, H, W] or shared
+    [B, ch, H, W]; one ``bmm`` with each copy's dense matrix (``DenseConv2d``)."""
+    copies = weight.shape[0]
+    index, (h, w) = module.dense_index((x.shape[-2], x.shape[-1]), x.device)
+    flat = torch.cat([weight.flatten(1), weight.new_zeros(copies, 1)], dim=1)
+    dense = flat.index_select(1, index.flatten()).view(copies, *index.shape)  # [C, in·H·W, out·H'·W']
+    y = torch.matmul(x.flatten(-3), dense)  # [C, B, out·H'·W'] (a shared [B, in·H·W] is broadcast)
+    y = y.view(copies, -1, module.out_channels, h, w)
+    return y if bias is None else y + bias.view(copies, 1, -1, 1, 1)
 
 
 def _batch_norm(module: BatchNorm, prefix: str, state: Mapping[str, Tensor], x: Tensor) -> Tensor:

@@ -15,10 +15,35 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from bayesgan.models.layers import BatchNorm, GemmConvTranspose2d, MinibatchDiscrimination
+from bayesgan.models.layers import (
+    BatchNorm,
+    DenseConv2d,
+    DenseConvTranspose2d,
+    GemmConvTranspose2d,
+    MinibatchDiscrimination,
+    dense_conv_elements,
+)
 
 MAX_AUTO_LAYERS = 4
 GEMM_MAX_INPUT_PIXELS = 16
+# Layers on small maps (at most 8x8 on either side, so that the dense product does at most ~3x the
+# kernel's multiply-adds, and fewer where padding is cropped) whose dense matrix has at most this many
+# entries run as one matrix product (DenseConv2d, DenseConvTranspose2d: a plain GEMM, but the dense matrix
+# is built from the weight in every call). A discriminator copy evaluates all J_g·M·n fakes at once,
+# so its build is cheap per example: up to 2^23 entries (32 MB), which takes the paper's last D layer
+# (4x4 -> 2x2, 256 -> 512 channels), whose native backward is several times slower. A generator copy sees
+# only its own n latents: up to 2^20 (every layer of the 8x8 digits model; none of the paper's G).
+DENSE_MAX_ELEMENTS_D = 2**23
+DENSE_MAX_ELEMENTS_G = 2**20
+DENSE_MAX_PIXELS = 64
+
+
+def _dense(in_ch: int, out_ch: int, pixels: tuple[int, int], max_elements: int) -> bool:
+    """Whether a layer between maps of ``pixels`` (in, out) runs as a dense product (see above)."""
+    small = max(pixels) <= DENSE_MAX_PIXELS
+    return small and dense_conv_elements(in_ch, out_ch, *pixels) <= max_elements
+
+
 INIT_STD = 0.02
 
 
@@ -120,7 +145,9 @@ class DCGAN:
         layers: OrderedDict[str, nn.Module] = OrderedDict()
         in_ch = channels
         for i, out_ch in enumerate(widths):
-            layers[f"conv{i}"] = nn.Conv2d(in_ch, out_ch, k, stride=2, padding=k // 2, bias=i == 0)
+            pixels = (hs[i] * ws[i], hs[i + 1] * ws[i + 1])
+            conv = DenseConv2d if _dense(in_ch, out_ch, pixels, DENSE_MAX_ELEMENTS_D) else nn.Conv2d
+            layers[f"conv{i}"] = conv(in_ch, out_ch, k, stride=2, padding=k // 2, bias=i == 0)
             if i > 0:
                 layers[f"bn{i}"] = BatchNorm(out_ch, affine=self.bn_affine)
             layers[f"act{i}"] = nn.LeakyReLU(0.2)
@@ -151,8 +178,14 @@ class DCGAN:
         for i, out_ch in enumerate(out_channels, start=1):
             src, dst = n - i + 1, n - i  # chain indices: this layer maps size chain[src] → chain[dst]
             last = i == n
-            # Small input maps: the GEMM formulation (same numbers; much faster on CPU and under vmap).
-            deconv = GemmConvTranspose2d if hs[src] * ws[src] <= GEMM_MAX_INPUT_PIXELS else nn.ConvTranspose2d
+            # Small maps: one dense product, or a GEMM + col2im (same numbers; much faster on CPU and under
+            # vmap than the native kernel).
+            pixels = (hs[src] * ws[src], hs[dst] * ws[dst])
+            deconv = nn.ConvTranspose2d
+            if _dense(in_ch, out_ch, pixels, DENSE_MAX_ELEMENTS_G):
+                deconv = DenseConvTranspose2d
+            elif pixels[0] <= GEMM_MAX_INPUT_PIXELS:
+                deconv = GemmConvTranspose2d
             layers[f"deconv{i}"] = deconv(
                 in_ch,
                 out_ch,
