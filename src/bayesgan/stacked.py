@@ -20,7 +20,7 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor, nn
 
-from bayesgan.models.layers import _BATCH_GROUPS, _FREEZE_RUNNING_STATS, BatchNorm, DenseConv
+from bayesgan.models.layers import _BATCH_GROUPS, _FREEZE_RUNNING_STATS, BatchNorm, DenseConv, normalise
 from bayesgan.models.pacgan import Maxout
 
 _ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.ELU, nn.GELU, nn.SiLU, nn.Softplus, nn.Sigmoid)
@@ -106,9 +106,8 @@ def _batch_norm(module: BatchNorm, prefix: str, state: Mapping[str, Tensor], x: 
     if use_batch_stats:
         groups = _BATCH_GROUPS.get()
         grouped = x.unflatten(1, (groups, -1))  # [C, G, B/G, F, ...]: each group its own statistics
-        dims = [2, *range(4, grouped.dim())]
-        var, mean = torch.var_mean(grouped, dim=dims, correction=0, keepdim=True)
-        y = ((grouped - mean) * torch.rsqrt(var + module.eps)).flatten(1, 2)
+        y, mean, var = normalise(grouped, 2, module.eps)
+        y = y.flatten(1, 2)
         if module.track_running_stats and groups == 1 and not _FREEZE_RUNNING_STATS.get():
             _update_running_stats(module, prefix, state, mean, var, x.numel() // (copies * features))
     else:

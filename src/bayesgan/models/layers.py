@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -40,11 +41,32 @@ def batch_groups(groups: int) -> Iterator[None]:
         _BATCH_GROUPS.reset(token)
 
 
+def normalise(x: torch.Tensor, batch_dim: int, eps: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Batch norm of ``x`` [..., B, F, *spatial] (B at ``batch_dim``): statistics over B and the spatial
+    dimensions per feature. Returns the normalised x, the mean and the biased variance (kept dimensions).
+
+    Two passes (mean, then the mean square of x − mean: as exact as ``var_mean``), each reducing one
+    dimension at a time: the batch dimension first (contiguous rows added up), then the few spatial
+    positions. ``var_mean`` over non-adjacent dimensions is several times slower on CPU, and was a tenth of
+    the default experiment's iteration.
+    """
+
+    count = x.shape[batch_dim] * math.prod(x.shape[batch_dim + 2 :])
+
+    def mean_over(t: torch.Tensor) -> torch.Tensor:
+        t = t.sum(batch_dim, keepdim=True)
+        for dim in range(batch_dim + 2, t.dim()):
+            t = t.sum(dim, keepdim=True)
+        return t / count
+
+    mean = mean_over(x)
+    centred = x - mean
+    var = mean_over(centred.square())
+    return centred * torch.rsqrt(var + eps), mean, var
+
+
 def _grouped_batch_norm(x: torch.Tensor, groups: int, eps: float) -> torch.Tensor:
-    grouped = x.unflatten(0, (groups, -1))
-    dims = [1, *range(3, grouped.dim())]  # batch and spatial dimensions of each group
-    var, mean = torch.var_mean(grouped, dim=dims, correction=0, keepdim=True)
-    return ((grouped - mean) * torch.rsqrt(var + eps)).flatten(0, 1)
+    return normalise(x.unflatten(0, (groups, -1)), 1, eps)[0].flatten(0, 1)
 
 
 class BatchNorm(nn.Module):
