@@ -217,6 +217,11 @@ FAULTS = [
         "posterior.bank_precision=fp8",
         r"^posterior\.bank_precision must be one of float32, bfloat16, float16, got 'fp8'$",
     ),
+    a(
+        "A12c_bank_storage",
+        "posterior.bank_storage=ssd",
+        r"^posterior\.bank_storage must be one of memory, disk, got 'ssd'$",
+    ),
     a("A13_iter0", "iterations=0", r"^iterations must be >= 1, got 0$"),
     a("A14_bs0", "dataset.batch_size=0", r"^dataset\.batch_size must be an integer >= 1.*got 0$"),
     a("A15_bs_huge", "dataset.batch_size=5000", r"^dataset\.batch_size=5000 exceeds the 1437 training"),

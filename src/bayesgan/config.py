@@ -16,7 +16,7 @@ from hydra.core.config_store import ConfigStore
 from hydra.errors import InstantiationException
 from omegaconf import MISSING, OmegaConf
 
-from bayesgan.bank import PRECISIONS
+from bayesgan.bank import PRECISIONS, STORAGES
 
 
 class ZPrior(Enum):
@@ -40,6 +40,7 @@ class PosteriorSchema:
     thin: int = 100
     bank_size: int = 10
     bank_precision: str = "float32"
+    bank_storage: str = "memory"
 
 
 @dataclass
@@ -56,6 +57,7 @@ class SamplerSchema:
     thin: int = 100
     bank_size: int = 0
     bank_precision: str = "float32"
+    bank_storage: str = "memory"
     optimizer: Any = MISSING
 
 
@@ -129,6 +131,9 @@ def check_values(cfg: Any) -> None:
         raise ConfigError(
             f"posterior.bank_precision must be one of {', '.join(PRECISIONS)}, got {precision!r}"
         )
+    storage = posterior.get("bank_storage")
+    if storage is not None and storage not in STORAGES:
+        raise ConfigError(f"posterior.bank_storage must be one of {', '.join(STORAGES)}, got {storage!r}")
     if cfg.checkpoint_keep < -1:
         raise ConfigError(f"checkpoint_keep must be >= 0, or -1 to keep all, got {cfg.checkpoint_keep}")
     if cfg.divergence_loss is not None and not cfg.divergence_loss > 0:  # NaN fails too

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
@@ -17,7 +18,8 @@ from pytorch_lightning.utilities import rank_zero_info
 from torch import Tensor
 
 from bayesgan import health, losses
-from bayesgan.bank import PosteriorBank
+from bayesgan.bank import BANK_DIR
+from bayesgan.checkpointing import remove_orphans
 from bayesgan.ensemble import Ensemble
 from bayesgan.models import Architecture
 from bayesgan.models.layers import frozen_running_stats
@@ -78,9 +80,7 @@ class BayesGAN(pl.LightningModule):
             posterior.J_d * posterior.M,
             vectorize=vectorize,
         )
-        self.bank = PosteriorBank(
-            posterior.burn_in, posterior.thin, posterior.bank_size, posterior.bank_precision
-        )
+        self.bank = posterior.make_bank()
         self.iteration = 0
         self.divergence_loss = divergence_loss
         self.diverged_at: int | None = None
@@ -291,6 +291,13 @@ class BayesGAN(pl.LightningModule):
         finally:
             self.discriminator.train(was_training)
         return torch.cat(logits).softmax(-1)
+
+    def setup(self, stage: str) -> None:
+        # Before a checkpoint is restored: a disk bank reads and writes the run directory's bank/.
+        if self.bank.storage == "disk":
+            directory = Path(self.trainer.default_root_dir) / BANK_DIR
+            self.bank.attach(directory)
+            remove_orphans(directory)  # a killed writer's temporary file (the snapshot itself is rewritten)
 
     def teardown(self, stage: str) -> None:
         health.end_gloo_group(stage)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from bayesgan import losses
-from bayesgan.bank import check_precision
+from bayesgan.bank import PosteriorBank, check_precision, check_storage
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 
@@ -22,7 +22,7 @@ class PosteriorSpec:
     (params, num_data=, batch_size=, dataset_size=, seed=). The ``*_observations`` set how many observations
     the fake, generator and labelled likelihood terms stand for (None: N, N and N_s; docs/posterior.md).
     Burn-in, thinning and size govern the posterior bank; ``bank_precision`` (float32, bfloat16, float16)
-    is the precision its snapshots are stored in.
+    is the precision its snapshots are stored in, ``bank_storage`` (memory, disk) where.
     """
 
     optimizer: OptimizerFactory
@@ -37,9 +37,11 @@ class PosteriorSpec:
     thin: int = 100
     bank_size: int = 0
     bank_precision: str = "float32"
+    bank_storage: str = "memory"
 
     def __post_init__(self) -> None:
         check_precision(self.bank_precision, "posterior.bank_precision")
+        check_storage(self.bank_storage, "posterior.bank_storage")
         for key in ("J_g", "J_d", "M"):
             if int(getattr(self, key)) < 1:
                 raise ValueError(f"posterior.{key} must be >= 1, got {getattr(self, key)}")
@@ -47,6 +49,10 @@ class PosteriorSpec:
             value = getattr(self, key)
             if value is not None and value < 1:
                 raise ValueError(f"posterior.{key} must be >= 1 or null, got {value}")
+
+    def make_bank(self) -> PosteriorBank:
+        """An empty posterior bank with these burn-in, thinning, size, precision and storage settings."""
+        return PosteriorBank(self.burn_in, self.thin, self.bank_size, self.bank_precision, self.bank_storage)
 
 
 def observations(

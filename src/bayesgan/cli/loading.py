@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 from omegaconf import OmegaConf, open_dict
 
 from bayesgan import cli_errors, resume
+from bayesgan.bank import BANK_DIR
 from bayesgan.checkpointing import CheckpointError, load_checkpoint
 from bayesgan.config import ConfigError, TrainSchema
 from bayesgan.module import BayesGAN
@@ -88,9 +89,14 @@ def load_run(target: str | Path, prog: str) -> LoadedRun:
             _, module, datamodule = train.build(cfg, Path(scratch))
     except (ConfigError, ValueError, TypeError, OSError) as error:
         refuse(prog, f"{checkpoint}: cannot rebuild the run from its saved configuration ({error})")
+    bank = getattr(module, "bank", None)
+    if info.run_dir is not None and getattr(bank, "storage", None) == "disk":
+        bank.attach(info.run_dir / BANK_DIR)  # snapshots on disk: where the run directory is now
     try:
         module.load_state_dict(state["state_dict"])
         module.on_load_checkpoint(state)
+    except FileNotFoundError as error:  # a disk bank's snapshot file
+        refuse(prog, f"{checkpoint}: {error}")
     except (RuntimeError, KeyError) as error:
         why = cli_errors.one_line(error)[:200]
         refuse(prog, f"{checkpoint}: its weights do not fit its saved configuration ({why})")
