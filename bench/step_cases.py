@@ -9,6 +9,7 @@ import os
 import resource
 import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -137,18 +138,24 @@ def _saved_mb(built: Built) -> float:
 
 
 def checkpoint_sizes(bgan: Built, ml: Built) -> dict[str, float]:
-    """Checkpoint sizes: ML-GAN, BGAN with an empty bank, and with one bank snapshot in each precision."""
+    """Checkpoint sizes: ML-GAN, BGAN with an empty bank, with one bank snapshot in each precision, and with
+    one snapshot on disk (the checkpoint, and the snapshot's own files beside it)."""
     sizes = {"ML-GAN": _saved_mb(ml), "BGAN, empty bank": _saved_mb(bgan)}
     module, bank = bgan.module, bgan.module.bank
+    snapshot = {"generator": module.generator.snapshot(), "discriminator": module.discriminator.snapshot()}
     precisions = ["float32"]
     if "precision" in inspect.signature(PosteriorBank).parameters:  # absent before issue #12
         precisions += ["bfloat16", "float16"]
     for precision in precisions:
         kwargs = {"precision": precision} if precision != "float32" else {}
         module.bank = PosteriorBank(0, 1, 1, **kwargs)
-        module.bank.add(
-            1, {"generator": module.generator.snapshot(), "discriminator": module.discriminator.snapshot()}
-        )
+        module.bank.add(1, snapshot)
         sizes[f"BGAN + 1 snapshot ({precision})"] = _saved_mb(bgan)
+    if "storage" in inspect.signature(PosteriorBank).parameters:  # posterior.bank_storage=disk
+        with tempfile.TemporaryDirectory() as tmp:
+            module.bank = PosteriorBank(0, 1, 1, storage="disk", directory=tmp)
+            module.bank.add(1, snapshot)
+            sizes["BGAN + 1 snapshot (disk): checkpoint"] = _saved_mb(bgan)
+            sizes["(disk): the snapshot's files"] = sum(f.stat().st_size for f in Path(tmp).iterdir()) / 2**20
     module.bank = bank
     return sizes
