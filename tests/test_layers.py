@@ -77,7 +77,9 @@ def test_dense_convolution_equals_torch(kernel, stride, padding, size, bias) -> 
     torch.manual_seed(0)
     settings = {"kernel_size": kernel, "stride": stride, "padding": padding, "bias": bias}
     native, dense = nn.Conv2d(3, 4, **settings), DenseConv2d(3, 4, **settings)
-    assert_same_layer(native, dense, torch.randn(2, 3, *size))
+    x = torch.randn(2, 3, *size)
+    assert dense.dense_pays(x)  # the dense product, not the native fallback, is what is compared
+    assert_same_layer(native, dense, x)
 
 
 @pytest.mark.parametrize(
@@ -96,7 +98,9 @@ def test_dense_transposed_convolution_equals_torch(
     settings = {"kernel_size": kernel, "stride": stride, "padding": padding, "bias": bias}
     settings |= {"output_padding": output_padding}
     native, dense = nn.ConvTranspose2d(3, 2, **settings), DenseConvTranspose2d(3, 2, **settings)
-    assert_same_layer(native, dense, torch.randn(2, 3, *size))
+    x = torch.randn(2, 3, *size)
+    assert dense.dense_pays(x)
+    assert_same_layer(native, dense, x)
 
 
 def test_dense_layers_only_where_the_matrix_is_small() -> None:
@@ -112,6 +116,17 @@ def test_dense_layers_only_where_the_matrix_is_small() -> None:
     paper = DCGAN(z_dim=100, width=64)
     assert kinds(paper.build_discriminator((1, 28, 28), 1)) == ["Conv2d"] * 3 + ["DenseConv2d"]
     assert kinds(paper.build_generator((1, 28, 28))) == ["GemmConvTranspose2d"] * 2 + ["ConvTranspose2d"] * 2
+
+
+def test_dense_layer_multiplies_only_over_batches_that_repay_the_matrix() -> None:
+    # The paper discriminator's last layer (8.4 M matrix entries): its native kernel on the ML-GAN's batch of
+    # 64, the dense product on the Bayesian GAN's cross-evaluation batch (20 generators x 64).
+    layer = DCGAN(z_dim=100, width=64).build_discriminator((1, 28, 28), 1).conv3
+    assert not layer.dense_pays(torch.empty(64, 256, 4, 4))
+    assert layer.dense_pays(torch.empty(1280, 256, 4, 4))
+    small = nn.Conv2d(256, 512, 5, stride=2, padding=2, bias=False)
+    x = torch.randn(3, 256, 4, 4)
+    assert_same_layer(small, layer, x)  # the fallback: the same numbers
 
 
 def test_dense_layer_refuses_what_it_does_not_implement() -> None:

@@ -141,6 +141,9 @@ class GemmConvTranspose2d(nn.ConvTranspose2d):
         return y if self.bias is None else y + self.bias.view(1, -1, 1, 1)
 
 
+DENSE_ENTRIES_PER_EXAMPLE = 2**14
+
+
 def dense_conv_index(
     weight_shape: tuple[int, ...],
     in_size: tuple[int, int],
@@ -186,6 +189,11 @@ class DenseConv:
     is hardly larger than the weight and the product is a single GEMM: no im2col/col2im, no layout copies,
     fewer multiply-adds than the kernel-shaped product (padding is cropped away), and under stacked copies
     a ``bmm``. Same parameters, same outputs (to float rounding) as the PyTorch layer it replaces.
+
+    The matrix is built from the weight in every call (a gather, and a scatter in the backward pass), which
+    pays only over a large enough batch: with fewer than one example per ``DENSE_ENTRIES_PER_EXAMPLE``
+    matrix entries (e.g. the paper D's last layer, 8.4 M entries, on a batch of 64) the call runs PyTorch's
+    own kernel instead. The stacked path (``bayesgan.stacked``, small models only) always multiplies.
     """
 
     weight: nn.Parameter
@@ -217,6 +225,11 @@ class DenseConv:
             cache[key] = (index.to(device), out)
         return cache[key]
 
+    def dense_pays(self, x: torch.Tensor) -> bool:
+        """Whether ``x``'s batch is large enough to repay building the dense matrix (see ``_DenseConv``)."""
+        index, _ = self.dense_index((x.shape[-2], x.shape[-1]), x.device)
+        return x.shape[0] * DENSE_ENTRIES_PER_EXAMPLE >= index.numel()
+
     def _dense_forward(self, x: torch.Tensor) -> torch.Tensor:
         index, (h, w) = self.dense_index((x.shape[-2], x.shape[-1]), x.device)
         flat = torch.cat([self.weight.flatten(), self.weight.new_zeros(1)])
@@ -235,7 +248,7 @@ class DenseConv2d(DenseConv, nn.Conv2d):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._dense_forward(x)
+        return self._dense_forward(x) if self.dense_pays(x) else super().forward(x)
 
 
 class DenseConvTranspose2d(DenseConv, nn.ConvTranspose2d):
@@ -252,7 +265,7 @@ class DenseConvTranspose2d(DenseConv, nn.ConvTranspose2d):
         )
 
     def forward(self, x: torch.Tensor, output_size: list[int] | None = None) -> torch.Tensor:
-        if output_size is not None:  # an explicit size may pick another output padding: the native kernel
+        if output_size is not None or not self.dense_pays(x):  # (an explicit size may pick another padding)
             return super().forward(x, output_size)
         return self._dense_forward(x)
 
