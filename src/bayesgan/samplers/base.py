@@ -119,6 +119,8 @@ class SamplerBase(Optimizer):
         self._generator: torch.Generator | None = None
         self._pending_generator_state: Tensor | None = None
         self._noise_buffer: Tensor | None = None  # scratch space for the flat draw; not state
+        # Parameter list (by identity) -> (sizes, or None for mixed dtypes/devices; shapes); not state.
+        self._noise_layouts: dict[tuple[int, ...], tuple[list[int] | None, list[torch.Size]]] = {}
         super().__init__(params, defaults)
 
     # -- hyperparameters -----------------------------------------------------------------------------------
@@ -151,23 +153,26 @@ class SamplerBase(Optimizer):
         """N(0, 1) noise shaped like each of ``params``: one draw from the sampler's own generator over a
         flat buffer (kept between steps), returned as views into it."""
         gen = self._get_generator(params[0].device)
-        dtypes = {p.dtype for p in params}
-        if len(dtypes) > 1 or any(p.device != params[0].device for p in params):
+        # The layout of a parameter list (the same every step) is worked out once: at toy scale the
+        # per-tensor checks and slicing cost more than the draw itself.
+        key = tuple(id(p) for p in params)
+        if key not in self._noise_layouts:
+            uniform = len({(p.dtype, p.device) for p in params}) == 1
+            sizes = [p.numel() for p in params] if uniform else None
+            self._noise_layouts[key] = (sizes, [p.shape for p in params])
+        sizes, shapes = self._noise_layouts[key]
+        if sizes is None:
             # Mixed dtypes or devices (rare): one draw per tensor, still from the one generator in order.
             draws = [torch.randn(p.shape, generator=gen, device=gen.device, dtype=p.dtype) for p in params]
             return [eps.to(p.device) for eps, p in zip(draws, params, strict=True)]
-        total = sum(p.numel() for p in params)
+        total = sum(sizes)
         buffer = self._noise_buffer
         if buffer is None or buffer.numel() < total or buffer.dtype != params[0].dtype:
             buffer = self._noise_buffer = torch.empty(total, device=gen.device, dtype=params[0].dtype)
         flat = buffer[:total].normal_(generator=gen)
         if flat.device != params[0].device:  # parameters on a second device still draw from the one stream
             flat = flat.to(params[0].device)
-        views, offset = [], 0
-        for p in params:
-            views.append(flat[offset : offset + p.numel()].view(p.shape))
-            offset += p.numel()
-        return views
+        return [part.view(shape) for part, shape in zip(flat.split(sizes), shapes, strict=True)]
 
     # -- generator ------------------------------------------------------------------------------------------
     def _get_generator(self, device: torch.device) -> torch.Generator:
@@ -241,6 +246,7 @@ class SamplerBase(Optimizer):
             _generator=None,
             _pending_generator_state=self._generator_state(),
             _noise_buffer=None,
+            _noise_layouts={},
         )
         return state
 
