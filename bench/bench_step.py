@@ -142,7 +142,7 @@ def main() -> None:
     digits = ratio("digits BGAN loop", "digits BGAN vectorized")
     digits_ms = statistics.median(times["digits BGAN vectorized"]) * 1e3
     notes = [f"digits BGAN (the default experiment's iteration) vectorized vs loop: {digits[0]:.2f}x faster "
-             f"{span.format(*digits[1:])}; vectorized {digits_ms:.1f} ms per iteration (no target)"]  # fmt: skip
+             f"{span.format(*digits[1:])}; vectorized {digits_ms:.1f} ms per iteration"]  # fmt: skip
     variants = {}
     for case in cases:
         if case.variant:
