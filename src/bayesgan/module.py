@@ -23,6 +23,7 @@ from bayesgan.models import Architecture
 from bayesgan.models.layers import frozen_running_stats
 from bayesgan.objectives import Objective
 from bayesgan.posterior import PosteriorSpec, observations
+from bayesgan.protocol import RunSpec
 from bayesgan.seeding import derived_generator, global_rng_state, latents, mix_seed, set_global_rng_state
 
 _D_SAMPLER, _G_SAMPLER = 0x5D, 0x56  # seeding keys of the two samplers' noise streams
@@ -46,28 +47,22 @@ class BayesGAN(pl.LightningModule):
         self,
         architecture: Architecture,
         posterior: PosteriorSpec,
+        run: RunSpec | None = None,
         *,
-        data_shape: tuple[int, ...],
-        num_data: int,
-        batch_size: int,
-        num_classes: int | None = None,
-        num_labelled: int | None = None,
-        z_prior: str = "uniform",
-        seed: int = 0,
         vectorize: bool = True,
-        divergence_loss: float | None = 1e3,
         objective: Objective = losses.NON_SATURATING,
+        **fields: Any,
     ) -> None:
+        """``run``, or its fields as keywords (``data_shape=..., num_data=..., batch_size=...``)."""
         super().__init__()
-        if z_prior not in ("uniform", "normal"):
-            raise ValueError(f"z_prior must be 'uniform' or 'normal', got {z_prior!r}")
-        self.objective = objective
+        run = RunSpec.of(run, fields)
+        self.run, self.objective = run, objective
         self.automatic_optimization = False
-        self.posterior, self.data_shape, self.z_dim = posterior, tuple(data_shape), architecture.z_dim
-        self.num_data, self.batch_size, self.num_classes = num_data, batch_size, num_classes
-        self.semi_supervised, self.z_prior, self.seed = num_classes is not None, z_prior, seed
-        self.observations = observations(posterior, num_data, num_labelled, self.semi_supervised)
-        num_logits = num_classes if self.semi_supervised else 1
+        self.posterior, self.data_shape, self.z_dim = posterior, run.data_shape, architecture.z_dim
+        self.num_data, self.batch_size, self.num_classes = run.num_data, run.batch_size, run.num_classes
+        self.semi_supervised, self.z_prior, self.seed = run.semi_supervised, run.z_prior, run.seed
+        self.observations = observations(posterior, run.num_data, run.num_labelled, self.semi_supervised)
+        num_logits = run.num_classes if self.semi_supervised else 1
         self.generator = Ensemble(
             lambda: architecture.build_generator(self.data_shape),
             posterior.J_g * posterior.M,
@@ -82,7 +77,7 @@ class BayesGAN(pl.LightningModule):
             posterior.burn_in, posterior.thin, posterior.bank_size, posterior.bank_precision
         )
         self.iteration = 0
-        self.divergence_loss = divergence_loss
+        self.divergence_loss = run.divergence_loss
         self.diverged_at: int | None = None
         self.divergence: str | None = None
         # The generator loss reported in critic-only iterations (n_critic > 1): the last one computed.

@@ -30,7 +30,7 @@ from bayesgan.config import ConfigError
 from bayesgan.data.files import DatasetError
 from bayesgan.history import MetricHistory
 from bayesgan.objectives import NonSaturating
-from bayesgan.protocol import accepted_samplers
+from bayesgan.protocol import RunSpec, accepted_samplers
 
 config.register()
 naming.register()
@@ -88,9 +88,7 @@ def build(
     method = instantiate(cfg.method)
     typed = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
     preflight.check_sampler(method, typed)  # a sampler the method would ignore is refused, not ignored
-    module = method(
-        architecture=instantiate(cfg.model),
-        posterior=instantiate(cfg.sampler),
+    run_spec = RunSpec(
         data_shape=datamodule.data_shape,
         num_data=datamodule.num_train,
         batch_size=datamodule.batch_size,
@@ -100,6 +98,7 @@ def build(
         seed=cfg.seed,
         divergence_loss=cfg.divergence_loss,
     )
+    module = method(architecture=instantiate(cfg.model), posterior=instantiate(cfg.sampler), run=run_spec)
     try:  # sampler hyperparameters are checked now, not after the trainer starts
         module.configure_optimizers()
     except ValueError as error:

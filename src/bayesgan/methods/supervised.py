@@ -20,6 +20,7 @@ from torch import Tensor
 
 from bayesgan.models import Architecture
 from bayesgan.posterior import PosteriorSpec
+from bayesgan.protocol import RunSpec
 from bayesgan.seeding import global_rng_state, mix_seed, set_global_rng_state
 from bayesgan.supervised import build_classifier
 
@@ -29,7 +30,7 @@ _OPTIMIZER = 0x5C  # seeding key of the optimizer's (a sampler's) noise stream
 class SupervisedClassifier(pl.LightningModule):
     """A classifier on the labelled examples; ``posterior.optimizer`` is its update rule (num_data = N_s).
 
-    Takes the common method arguments (``bayesgan.protocol.COMMON_ARGUMENTS``); ``z_prior`` is unused (no
+    Takes the common method arguments (``bayesgan.protocol.COMMON_ARGUMENTS``); ``run.z_prior`` is unused (no
     generator) and the posterior's copy counts must be 1. Needs ``num_classes`` (``dataset.n_labels``).
     """
 
@@ -37,21 +38,11 @@ class SupervisedClassifier(pl.LightningModule):
     optimizer_steps_per_iteration = 1
 
     def __init__(
-        self,
-        architecture: Architecture,
-        posterior: PosteriorSpec,
-        *,
-        data_shape: tuple[int, ...],
-        num_data: int,
-        batch_size: int,
-        num_classes: int | None = None,
-        num_labelled: int | None = None,
-        z_prior: str = "uniform",  # no generator: accepted for the common signature only
-        seed: int = 0,
-        divergence_loss: float | None = 1e3,
+        self, architecture: Architecture, posterior: PosteriorSpec, run: RunSpec | None = None, **fields: Any
     ) -> None:
         super().__init__()
-        if num_classes is None or not num_labelled:
+        run = RunSpec.of(run, fields)
+        if run.num_classes is None or not run.num_labelled:
             raise ValueError(
                 "sampler=supervised trains on the labelled examples only: set dataset.n_labels (and use a "
                 "labelled dataset)"
@@ -59,13 +50,13 @@ class SupervisedClassifier(pl.LightningModule):
         if (posterior.J_g, posterior.J_d, posterior.M) != (1, 1, 1):
             raise ValueError("sampler=supervised trains one network: sampler.J_g, J_d and M must be 1")
         self.automatic_optimization = False
-        self.posterior, self.data_shape, self.seed = posterior, tuple(data_shape), seed
-        self.num_data, self.num_labelled, self.batch_size = num_data, num_labelled, batch_size
-        self.num_classes, self.semi_supervised, self.z_dim = num_classes, True, 0
-        self.classifier = build_classifier(architecture, self.data_shape, num_classes, seed)
+        self.run, self.posterior, self.data_shape, self.seed = run, posterior, run.data_shape, run.seed
+        self.num_data, self.num_labelled, self.batch_size = run.num_data, run.num_labelled, run.batch_size
+        self.num_classes, self.semi_supervised, self.z_dim = run.num_classes, True, 0
+        self.classifier = build_classifier(architecture, self.data_shape, run.num_classes, run.seed)
         self.bank: tuple[()] = ()  # a point estimate
         self.iteration = 0
-        self.divergence_loss = divergence_loss
+        self.divergence_loss = run.divergence_loss
         self.diverged_at: int | None = None
         self.divergence: str | None = None
 
