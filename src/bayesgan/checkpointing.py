@@ -8,6 +8,8 @@
 * **Loads** use ``torch.load(weights_only=True)`` explicitly, so a checkpoint cannot execute code whatever
   torch's default or ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` say; every way a file can be unreadable is one
   :class:`CheckpointError` line.
+* **Every method's training state** beyond its weights and optimizers is the same ``"bayesgan"`` entry
+  (:func:`save_training_state`), so resume, ``bayesgan-sample`` and ``-evaluate`` treat every family alike.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from pytorch_lightning.utilities import rank_zero_info
 
+from bayesgan.seeding import global_rng_state, set_global_rng_state
+
 _TMP_SUFFIX = ".tmp"
 # Only the training state must be finite (a callback may hold e.g. an infinite kth_value).
 _TRAINING_STATE = ("state_dict", "optimizer_states", "bayesgan")
@@ -31,6 +35,25 @@ _TRAINING_STATE = ("state_dict", "optimizer_states", "bayesgan")
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be used, described in one line."""
+
+
+def save_training_state(module: Any, checkpoint: dict[str, Any]) -> None:
+    """A method's ``on_save_checkpoint``: what exact resume needs besides weights and optimizers - the
+    completed iterations (which address the data stream and the per-iteration noise), the posterior bank
+    (where the method keeps one with a ``state_dict``) and the global RNG state."""
+    state: dict[str, Any] = {"iteration": module.iteration, "diverged_at": module.diverged_at}
+    if hasattr(module.bank, "state_dict"):
+        state["bank"] = module.bank.state_dict()
+    checkpoint["bayesgan"] = state | {"rng": global_rng_state()}
+
+
+def load_training_state(module: Any, checkpoint: dict[str, Any]) -> None:
+    """A method's ``on_load_checkpoint``: restores what :func:`save_training_state` wrote."""
+    state = checkpoint["bayesgan"]
+    module.iteration = int(state["iteration"])
+    if "bank" in state and hasattr(module.bank, "load_state_dict"):
+        module.bank.load_state_dict(state["bank"])
+    set_global_rng_state(state["rng"])
 
 
 def load_checkpoint(

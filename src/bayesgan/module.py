@@ -18,13 +18,14 @@ from torch import Tensor
 
 from bayesgan import health, losses
 from bayesgan.bank import PosteriorBank
+from bayesgan.checkpointing import load_training_state, save_training_state
 from bayesgan.ensemble import Ensemble
 from bayesgan.models import Architecture
 from bayesgan.models.layers import frozen_running_stats
 from bayesgan.objectives import Objective
 from bayesgan.posterior import PosteriorSpec, observations
 from bayesgan.protocol import RunSpec
-from bayesgan.seeding import derived_generator, global_rng_state, latents, mix_seed, set_global_rng_state
+from bayesgan.seeding import derived_generator, latents, mix_seed
 
 _D_SAMPLER, _G_SAMPLER = 0x5D, 0x56  # seeding keys of the two samplers' noise streams
 
@@ -292,15 +293,7 @@ class BayesGAN(pl.LightningModule):
 
     # -- checkpointing -------------------------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["bayesgan"] = {
-            "iteration": self.iteration,
-            "diverged_at": self.diverged_at,  # such a state is never written (SafeCheckpointIO)
-            "bank": self.bank.state_dict(),
-            "rng": global_rng_state(),
-        }
+        save_training_state(self, checkpoint)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        state = checkpoint["bayesgan"]
-        self.iteration = int(state["iteration"])
-        self.bank.load_state_dict(state["bank"])
-        set_global_rng_state(state["rng"])
+        load_training_state(self, checkpoint)

@@ -25,8 +25,9 @@ from torch import Tensor, nn
 
 from bayesgan import health
 from bayesgan.bank import PosteriorBank
+from bayesgan.checkpointing import load_training_state, save_training_state
 from bayesgan.protocol import RunSpec
-from bayesgan.seeding import derived_generator, global_rng_state, latents, set_global_rng_state
+from bayesgan.seeding import derived_generator, latents
 
 
 class FamilyNets:
@@ -165,14 +166,7 @@ class PointEstimate(pl.LightningModule):
 
     # -- checkpointing -------------------------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["bayesgan"] = {
-            "iteration": self.iteration,
-            "diverged_at": self.diverged_at,
-            "bank": self.bank.state_dict(),
-            "rng": global_rng_state(),
-        }
+        save_training_state(self, checkpoint)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        state = checkpoint["bayesgan"]
-        self.iteration = int(state["iteration"])
-        set_global_rng_state(state["rng"])
+        load_training_state(self, checkpoint)

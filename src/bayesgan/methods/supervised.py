@@ -18,10 +18,11 @@ import torch.nn.functional as F
 from pytorch_lightning.utilities import rank_zero_info
 from torch import Tensor
 
+from bayesgan.checkpointing import load_training_state, save_training_state
 from bayesgan.models import Architecture
 from bayesgan.posterior import PosteriorSpec
 from bayesgan.protocol import RunSpec
-from bayesgan.seeding import global_rng_state, mix_seed, set_global_rng_state
+from bayesgan.seeding import mix_seed
 from bayesgan.supervised import build_classifier
 
 _OPTIMIZER = 0x5C  # seeding key of the optimizer's (a sampler's) noise stream
@@ -108,13 +109,7 @@ class SupervisedClassifier(pl.LightningModule):
 
     # -- checkpointing (exact resume: the iteration addresses the data stream) -----------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["bayesgan"] = {
-            "iteration": self.iteration,
-            "diverged_at": self.diverged_at,
-            "rng": global_rng_state(),
-        }
+        save_training_state(self, checkpoint)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        state = checkpoint["bayesgan"]
-        self.iteration = int(state["iteration"])
-        set_global_rng_state(state["rng"])
+        load_training_state(self, checkpoint)
