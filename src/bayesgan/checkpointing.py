@@ -9,7 +9,7 @@
   torch's default or ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` say; every way a file can be unreadable is one
   :class:`CheckpointError` line.
 * **Every method's training state** beyond its weights and optimizers is the same ``"bayesgan"`` entry
-  (:func:`save_training_state`), so resume, ``bayesgan-sample`` and ``-evaluate`` treat every family alike.
+  (:class:`TrainingStateHooks`), so resume, ``bayesgan-sample`` and ``-evaluate`` treat every family alike.
 """
 
 from __future__ import annotations
@@ -37,23 +37,28 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be used, described in one line."""
 
 
-def save_training_state(module: Any, checkpoint: dict[str, Any]) -> None:
-    """A method's ``on_save_checkpoint``: what exact resume needs besides weights and optimizers - the
-    completed iterations (which address the data stream and the per-iteration noise), the posterior bank
-    (where the method keeps one with a ``state_dict``) and the global RNG state."""
-    state: dict[str, Any] = {"iteration": module.iteration, "diverged_at": module.diverged_at}
-    if hasattr(module.bank, "state_dict"):
-        state["bank"] = module.bank.state_dict()
-    checkpoint["bayesgan"] = state | {"rng": global_rng_state()}
+class TrainingStateHooks:
+    """Mixin (listed before ``pl.LightningModule``) for every method: its checkpoints carry what exact resume
+    needs besides weights and optimizers, in the same ``"bayesgan"`` entry - the completed iterations (which
+    address the data stream and the per-iteration noise), the posterior bank (where the method keeps one
+    with a ``state_dict``) and the global RNG state."""
 
+    iteration: int
+    diverged_at: int | None
+    bank: Any
 
-def load_training_state(module: Any, checkpoint: dict[str, Any]) -> None:
-    """A method's ``on_load_checkpoint``: restores what :func:`save_training_state` wrote."""
-    state = checkpoint["bayesgan"]
-    module.iteration = int(state["iteration"])
-    if "bank" in state and hasattr(module.bank, "load_state_dict"):
-        module.bank.load_state_dict(state["bank"])
-    set_global_rng_state(state["rng"])
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        state: dict[str, Any] = {"iteration": self.iteration, "diverged_at": self.diverged_at}
+        if hasattr(self.bank, "state_dict"):
+            state["bank"] = self.bank.state_dict()
+        checkpoint["bayesgan"] = state | {"rng": global_rng_state()}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        state = checkpoint["bayesgan"]
+        self.iteration = int(state["iteration"])
+        if "bank" in state and hasattr(self.bank, "load_state_dict"):
+            self.bank.load_state_dict(state["bank"])
+        set_global_rng_state(state["rng"])
 
 
 def load_checkpoint(

@@ -18,7 +18,7 @@ from torch import Tensor
 
 from bayesgan import health, losses
 from bayesgan.bank import PosteriorBank
-from bayesgan.checkpointing import load_training_state, save_training_state
+from bayesgan.checkpointing import TrainingStateHooks
 from bayesgan.ensemble import Ensemble
 from bayesgan.models import Architecture
 from bayesgan.models.layers import frozen_running_stats
@@ -30,7 +30,7 @@ from bayesgan.seeding import derived_generator, latents, mix_seed
 _D_SAMPLER, _G_SAMPLER = 0x5D, 0x56  # seeding keys of the two samplers' noise streams
 
 
-class BayesGAN(pl.LightningModule):
+class BayesGAN(TrainingStateHooks, pl.LightningModule):
     """Bayesian GAN (or, with one copy each and the ``ml`` sampler, an ML-GAN) on data of ``data_shape``.
 
     ``num_classes`` set means semi-supervised mode (K class logits + an implicit fake logit at 0), which
@@ -290,10 +290,3 @@ class BayesGAN(pl.LightningModule):
 
     def teardown(self, stage: str) -> None:
         health.end_gloo_group(stage)
-
-    # -- checkpointing -------------------------------------------------------------------------------------
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        save_training_state(self, checkpoint)
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        load_training_state(self, checkpoint)

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from bayesgan import health
 from bayesgan.bank import PosteriorBank
-from bayesgan.checkpointing import load_training_state, save_training_state
+from bayesgan.checkpointing import TrainingStateHooks
 from bayesgan.protocol import RunSpec
 from bayesgan.seeding import derived_generator, latents
 
@@ -45,7 +45,7 @@ class FamilyNets:
     build_discriminator = build_generator
 
 
-class PointEstimate(pl.LightningModule):
+class PointEstimate(TrainingStateHooks, pl.LightningModule):
     """Base of the point-estimate families (see the module docstring). Unsupervised only."""
 
     accepted_samplers: ClassVar[tuple[str, ...]] = ("ml",)  # the sampler group does not apply (protocol)
@@ -163,10 +163,3 @@ class PointEstimate(pl.LightningModule):
 
     def teardown(self, stage: str) -> None:
         health.end_gloo_group(stage)
-
-    # -- checkpointing -------------------------------------------------------------------------------------
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        save_training_state(self, checkpoint)
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        load_training_state(self, checkpoint)

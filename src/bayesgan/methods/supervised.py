@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from pytorch_lightning.utilities import rank_zero_info
 from torch import Tensor
 
-from bayesgan.checkpointing import load_training_state, save_training_state
+from bayesgan.checkpointing import TrainingStateHooks
 from bayesgan.models import Architecture
 from bayesgan.posterior import PosteriorSpec
 from bayesgan.protocol import RunSpec
@@ -28,7 +28,7 @@ from bayesgan.supervised import build_classifier
 _OPTIMIZER = 0x5C  # seeding key of the optimizer's (a sampler's) noise stream
 
 
-class SupervisedClassifier(pl.LightningModule):
+class SupervisedClassifier(TrainingStateHooks, pl.LightningModule):
     """A classifier on the labelled examples; ``posterior.optimizer`` is its update rule (num_data = N_s).
 
     Takes the common method arguments (``bayesgan.protocol.COMMON_ARGUMENTS``); ``run.z_prior`` is unused (no
@@ -106,10 +106,3 @@ class SupervisedClassifier(pl.LightningModule):
             return self.classifier(x.to(self.device)).softmax(-1).unsqueeze(0)
         finally:
             self.classifier.train(was_training)
-
-    # -- checkpointing (exact resume: the iteration addresses the data stream) -----------------------------
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        save_training_state(self, checkpoint)
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        load_training_state(self, checkpoint)
