@@ -52,6 +52,8 @@ def test_a_method_takes_the_run_or_its_fields_as_keywords_but_not_both() -> None
     assert RunSpec(**fields).data_shape == (2,)  # a list (or ListConfig) from a caller becomes a tuple
     with pytest.raises(TypeError, match=r"run= is given: unexpected keyword arguments \['seed'\]"):
         BayesGAN(MLP(hidden=4), spec, RunSpec(**fields), seed=4)
+    with pytest.raises(TypeError, match=r"missing run fields \(RunSpec\): num_data, batch_size"):
+        BayesGAN(MLP(hidden=4), spec, data_shape=(2,))  # the Bayesian GAN's W and step sizes need N and n
     with pytest.raises(ValueError, match="z_prior must be 'uniform' or 'normal', got 'cauchy'"):
         RunSpec(data_shape=(2,), z_prior="cauchy")
 

@@ -56,7 +56,7 @@ class BayesGAN(TrainingStateHooks, pl.LightningModule):
     ) -> None:
         """``run``, or its fields as keywords (``data_shape=..., num_data=..., batch_size=...``)."""
         super().__init__()
-        run = RunSpec.of(run, fields)
+        run = RunSpec.of(run, fields, required=("num_data", "batch_size"))
         self.run, self.objective = run, objective
         self.automatic_optimization = False
         self.posterior, self.data_shape, self.z_dim = posterior, run.data_shape, architecture.z_dim

@@ -48,14 +48,24 @@ class RunSpec:
         return self.num_classes is not None
 
     @classmethod
-    def of(cls, run: RunSpec | None, fields: Mapping[str, Any], **defaults: Any) -> RunSpec:
+    def of(
+        cls,
+        run: RunSpec | None,
+        fields: Mapping[str, Any],
+        *,
+        required: tuple[str, ...] = (),
+        **defaults: Any,
+    ) -> RunSpec:
         """The run a constructor was given: ``run`` (what ``build`` passes), or, written out as keywords
         (``data_shape=..., num_data=...``: direct construction in tests and scripts), a RunSpec of ``fields``
-        over the family's ``defaults``. Both at once is refused rather than merged."""
-        if run is None:
-            return cls(**(defaults | dict(fields)))
-        if fields:
+        over the family's ``defaults``. Both at once is refused rather than merged, as is a ``required``
+        field left None (the family cannot train without it)."""
+        if run is not None and fields:
             raise TypeError(f"run= is given: unexpected keyword arguments {sorted(fields)}")
+        run = run if run is not None else cls(**(defaults | dict(fields)))
+        missing = [name for name in required if getattr(run, name) is None]
+        if missing:
+            raise TypeError(f"missing run fields (RunSpec): {', '.join(missing)}")
         return run
 
 

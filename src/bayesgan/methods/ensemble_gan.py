@@ -47,7 +47,7 @@ class EnsembleGAN(BayesGAN):
         subset_fraction: float = 0.8,
         **fields: Any,
     ) -> None:
-        run = RunSpec.of(run, fields)
+        run = RunSpec.of(run, fields, required=("num_data", "batch_size"))
         if posterior.J_g != posterior.J_d:
             raise ValueError(
                 "sampler=dcgan10 pairs each generator with one discriminator: "

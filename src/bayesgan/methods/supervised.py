@@ -42,7 +42,7 @@ class SupervisedClassifier(TrainingStateHooks, pl.LightningModule):
         self, architecture: Architecture, posterior: PosteriorSpec, run: RunSpec | None = None, **fields: Any
     ) -> None:
         super().__init__()
-        run = RunSpec.of(run, fields)
+        run = RunSpec.of(run, fields, required=("num_data", "batch_size"))
         if run.num_classes is None or not run.num_labelled:
             raise ValueError(
                 "sampler=supervised trains on the labelled examples only: set dataset.n_labels (and use a "
