@@ -59,6 +59,12 @@ SEARCHES: dict[str, tuple[list[str], list[list[str]], str]] = {
         [[f"{T}=0.01", f"{LR}=3e-1,1,3"]],
         "test/bma_accuracy",
     ),
+    # The baseline gets the same chance: the ML-GAN's Adam step on the same validation split and seed.
+    "digits50_ml": (
+        [*DIGITS_VAL, "sampler=ml"],
+        [["sampler.optimizer.lr=2e-4,6e-4,2e-3"]],
+        "test/bma_accuracy",
+    ),
     # The ring preset's Bayesian GAN at a third of the preset's budget (bank from 2,500 iterations), seed 100
     # (the comparison uses 0-4): the temperature decides whether the copies spread over the modes.
     "ring_sghmc": (
