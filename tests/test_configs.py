@@ -265,15 +265,21 @@ def test_pacgan_presets_follow_the_protocol_per_sampler(make_config, name: str, 
         assert cfg.model == ml.model and cfg.dataset == ml.dataset and cfg.iterations == ml.iterations
 
 
-def test_digits_tuning_reaches_sghmc_only_and_an_override_still_wins(make_config) -> None:
-    """conf/tuning/digits_semi-sghmc.yaml (the search's cold posterior) applies to sampler=sghmc under
-    experiment=digits_semi, at 20 labels too; not to sgld, nor without the experiment; a command line wins."""
-    tuned = make_config("experiment=digits_semi", "sampler=sghmc", "dataset.n_labels=20", tiny=False)
-    assert tuned.sampler.optimizer.temperature == 0.01
-    for overrides in (["experiment=digits_semi", "sampler=sgld"], ["sampler=sghmc"]):
+def test_digits_tuning_reaches_sghmc_and_sgld_only_and_an_override_still_wins(make_config) -> None:
+    """conf/tuning/digits_semi-{sghmc,sgld,ml}.yaml (the searches' cold posteriors, their step sizes) apply to
+    their sampler under experiment=digits_semi, at 20 labels too; not to psgld, nor without the experiment;
+    a command line wins."""
+    for sampler, lr_per_datum in (("sghmc", 1e-1), ("sgld", 3e-1)):  # as chosen in the tuning files
+        tuned = make_config("experiment=digits_semi", f"sampler={sampler}", "dataset.n_labels=20", tiny=False)
+        optimizer = tuned.sampler.optimizer
+        assert (optimizer.temperature, optimizer.lr_per_datum) == (0.01, lr_per_datum)
+    for overrides in (["experiment=digits_semi", "sampler=psgld"], ["sampler=sghmc"], ["sampler=sgld"]):
         assert make_config(*overrides, tiny=False).sampler.optimizer.temperature == 1.0
     explicit = ("experiment=digits_semi", "sampler=sghmc", "sampler.optimizer.temperature=1")
     assert make_config(*explicit, tiny=False).sampler.optimizer.temperature == 1.0
+    # The ML-GAN baseline got the same validation search: Adam 6e-4 under the experiment, 2e-4 elsewhere.
+    assert make_config("experiment=digits_semi", "sampler=ml", tiny=False).sampler.optimizer.lr == 6e-4
+    assert make_config("sampler=ml", tiny=False).sampler.optimizer.lr == 2e-4
 
 
 def test_experiment_tuning_callbacks_combines_with_callbacks_none(make_config, tmp_path: Path) -> None:

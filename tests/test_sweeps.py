@@ -9,9 +9,14 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
 
+from bayesgan.data import DigitsDataModule
 from bayesgan.sweeps import job_dirs, summary_table
+from bayesgan.train import compose_config
 from conftest import TINY_DATA, TINY_MODEL
 
 TESTS = Path(__file__).resolve().parent
@@ -105,3 +110,24 @@ def test_optuna_search_over_sghmc_step_size_and_friction(tmp_path: Path) -> None
     assert best["best_value"] == pytest.approx(accuracy)  # the sweeper maximised what the jobs returned
     assert best["best_params"]["sampler.optimizer.lr_per_datum"] == pytest.approx(lr)
     assert best["best_params"]["sampler.optimizer.friction"] == pytest.approx(friction)
+
+
+def _rows(images) -> set[tuple[float, ...]]:
+    return {tuple(image.flatten().tolist()) for image in images}
+
+
+def test_optuna_search_selects_on_validation_accuracy_and_never_sees_the_test_split(tmp_path: Path) -> None:
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    cfg = compose_config(["hparams_search=sghmc_digits"], tmp_path)
+    assert HydraConfig.get().sweeper.direction == "maximize"  # of test/bma_accuracy, bayesgan-train's value
+    search = instantiate(cfg.dataset, seed=cfg.seed)
+    search.setup("fit")
+    # The digits split every other run evaluates on (same split_seed): its test images are the test split.
+    reference = DigitsDataModule(split_seed=search.split_seed)
+    reference.setup("fit")
+    test_split, train_split = _rows(reference.splits.test_x), _rows(reference.splits.train_x)
+    evaluated = _rows(torch.cat([batch["x"] for batch in search.test_dataloader()]))
+    # test/bma_accuracy is computed on what test_dataloader yields: validation images from the training side.
+    assert len(evaluated) == reference.splits.test_x.shape[0] and evaluated <= train_split
+    assert not evaluated & test_split
+    assert not _rows(search.splits.train_x) & test_split  # nor does training touch the test split

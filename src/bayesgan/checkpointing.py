@@ -8,6 +8,8 @@
 * **Loads** use ``torch.load(weights_only=True)`` explicitly, so a checkpoint cannot execute code whatever
   torch's default or ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` say; every way a file can be unreadable is one
   :class:`CheckpointError` line.
+* **Every method's training state** beyond its weights and optimizers is the same ``"bayesgan"`` entry
+  (:class:`TrainingStateHooks`), so resume, ``bayesgan-sample`` and ``-evaluate`` treat every family alike.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from pytorch_lightning.utilities import rank_zero_info
 
+from bayesgan.seeding import global_rng_state, set_global_rng_state
+
 _TMP_SUFFIX = ".tmp"
 # Only the training state must be finite (a callback may hold e.g. an infinite kth_value).
 _TRAINING_STATE = ("state_dict", "optimizer_states", "bayesgan")
@@ -31,6 +35,30 @@ _TRAINING_STATE = ("state_dict", "optimizer_states", "bayesgan")
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be used, described in one line."""
+
+
+class TrainingStateHooks:
+    """Mixin (listed before ``pl.LightningModule``) for every method: its checkpoints carry what exact resume
+    needs besides weights and optimizers, in the same ``"bayesgan"`` entry - the completed iterations (which
+    address the data stream and the per-iteration noise), the posterior bank (where the method keeps one
+    with a ``state_dict``) and the global RNG state."""
+
+    iteration: int
+    diverged_at: int | None
+    bank: Any
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        state: dict[str, Any] = {"iteration": self.iteration, "diverged_at": self.diverged_at}
+        if hasattr(self.bank, "state_dict"):
+            state["bank"] = self.bank.state_dict()
+        checkpoint["bayesgan"] = state | {"rng": global_rng_state()}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        state = checkpoint["bayesgan"]
+        self.iteration = int(state["iteration"])
+        if "bank" in state and hasattr(self.bank, "load_state_dict"):
+            self.bank.load_state_dict(state["bank"])
+        set_global_rng_state(state["rng"])
 
 
 def load_checkpoint(

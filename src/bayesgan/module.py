@@ -19,18 +19,19 @@ from torch import Tensor
 
 from bayesgan import health, losses
 from bayesgan.bank import BANK_DIR
-from bayesgan.checkpointing import remove_orphans
+from bayesgan.checkpointing import TrainingStateHooks, remove_orphans
 from bayesgan.ensemble import Ensemble
 from bayesgan.models import Architecture
 from bayesgan.models.layers import frozen_running_stats
 from bayesgan.objectives import Objective
 from bayesgan.posterior import PosteriorSpec, observations
-from bayesgan.seeding import derived_generator, global_rng_state, latents, mix_seed, set_global_rng_state
+from bayesgan.protocol import RunSpec
+from bayesgan.seeding import derived_generator, latents, mix_seed
 
 _D_SAMPLER, _G_SAMPLER = 0x5D, 0x56  # seeding keys of the two samplers' noise streams
 
 
-class BayesGAN(pl.LightningModule):
+class BayesGAN(TrainingStateHooks, pl.LightningModule):
     """Bayesian GAN (or, with one copy each and the ``ml`` sampler, an ML-GAN) on data of ``data_shape``.
 
     ``num_classes`` set means semi-supervised mode (K class logits + an implicit fake logit at 0), which
@@ -48,28 +49,22 @@ class BayesGAN(pl.LightningModule):
         self,
         architecture: Architecture,
         posterior: PosteriorSpec,
+        run: RunSpec | None = None,
         *,
-        data_shape: tuple[int, ...],
-        num_data: int,
-        batch_size: int,
-        num_classes: int | None = None,
-        num_labelled: int | None = None,
-        z_prior: str = "uniform",
-        seed: int = 0,
         vectorize: bool = True,
-        divergence_loss: float | None = 1e3,
         objective: Objective = losses.NON_SATURATING,
+        **fields: Any,
     ) -> None:
+        """``run``, or its fields as keywords (``data_shape=..., num_data=..., batch_size=...``)."""
         super().__init__()
-        if z_prior not in ("uniform", "normal"):
-            raise ValueError(f"z_prior must be 'uniform' or 'normal', got {z_prior!r}")
-        self.objective = objective
+        run = RunSpec.of(run, fields, required=("num_data", "batch_size"))
+        self.run, self.objective = run, objective
         self.automatic_optimization = False
-        self.posterior, self.data_shape, self.z_dim = posterior, tuple(data_shape), architecture.z_dim
-        self.num_data, self.batch_size, self.num_classes = num_data, batch_size, num_classes
-        self.semi_supervised, self.z_prior, self.seed = num_classes is not None, z_prior, seed
-        self.observations = observations(posterior, num_data, num_labelled, self.semi_supervised)
-        num_logits = num_classes if self.semi_supervised else 1
+        self.posterior, self.data_shape, self.z_dim = posterior, run.data_shape, architecture.z_dim
+        self.num_data, self.batch_size, self.num_classes = run.num_data, run.batch_size, run.num_classes
+        self.semi_supervised, self.z_prior, self.seed = run.semi_supervised, run.z_prior, run.seed
+        self.observations = observations(posterior, run.num_data, run.num_labelled, self.semi_supervised)
+        num_logits = run.num_classes if self.semi_supervised else 1
         self.generator = Ensemble(
             lambda: architecture.build_generator(self.data_shape),
             posterior.J_g * posterior.M,
@@ -82,7 +77,7 @@ class BayesGAN(pl.LightningModule):
         )
         self.bank = posterior.make_bank()
         self.iteration = 0
-        self.divergence_loss = divergence_loss
+        self.divergence_loss = run.divergence_loss
         self.diverged_at: int | None = None
         self.divergence: str | None = None
         # The generator loss reported in critic-only iterations (n_critic > 1): the last one computed.
@@ -301,18 +296,3 @@ class BayesGAN(pl.LightningModule):
 
     def teardown(self, stage: str) -> None:
         health.end_gloo_group(stage)
-
-    # -- checkpointing -------------------------------------------------------------------------------------
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["bayesgan"] = {
-            "iteration": self.iteration,
-            "diverged_at": self.diverged_at,  # such a state is never written (SafeCheckpointIO)
-            "bank": self.bank.state_dict(),
-            "rng": global_rng_state(),
-        }
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        state = checkpoint["bayesgan"]
-        self.iteration = int(state["iteration"])
-        self.bank.load_state_dict(state["bank"])
-        set_global_rng_state(state["rng"])

@@ -1,17 +1,53 @@
-"""Checks of the composed config that need the runtime (devices, W&B credentials).
+"""The refusals ``bayesgan-train`` makes before training: one line naming the keys to change, then stop.
 
 They run once, in the launching process, before a trainer prints its banner or starts processes, so a
-setting that would fail inside every rank is refused with one line naming the keys to change.
+setting that would fail inside every rank (or be silently ignored) is refused up front: the config's values
+and the launch (:func:`check_config`), the data (:func:`prepare_data`), the objective, sampler and
+optimizer settings against the chosen method (:func:`check_objective`, :func:`check_sampler`,
+:func:`check_optimizers`). ``train.py`` passes in what only Hydra's runtime knows (the multirun launcher,
+the overrides typed on the command line).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+from pytorch_lightning import LightningDataModule, LightningModule
 from pytorch_lightning.accelerators import CPUAccelerator, CUDAAccelerator
 
-from bayesgan import protocol
+from bayesgan import config, protocol
 from bayesgan.config import ConfigError
+from bayesgan.data.files import DatasetError
+from bayesgan.objectives import NonSaturating
+
+
+def check_config(cfg: DictConfig, multirun_launcher: str | None) -> int | None:
+    """The config's values, the launch and the logger; returns the number of training processes (see
+    :func:`check_devices`). ``multirun_launcher``: the launcher's ``_target_`` in a multirun, else None."""
+    config.check_values(cfg)
+    check_launch(cfg.trainer, multirun_launcher)
+    processes = check_devices(cfg.trainer)
+    check_wandb_login(cfg.get("logger"))
+    if cfg.trainer.get("sync_batchnorm"):
+        raise ConfigError(
+            "trainer.sync_batchnorm=true is not supported: each posterior copy's batch norm normalises with "
+            "its own rank's batch (Lightning's SyncBatchNorm cannot reach the vectorized per-copy layers)"
+        )
+    return processes
+
+
+def check_launch(trainer: Any, multirun_launcher: str | None) -> None:
+    """Refuse a DDP strategy that re-launches the script inside a local multirun: Lightning's subprocess
+    launcher re-executes sys.argv, which re-launches the whole sweep from every rank (Lightning#11300)."""
+    strategy = str(trainer.get("strategy", ""))
+    relaunches = strategy.startswith("ddp") and "spawn" not in strategy and "fork" not in strategy
+    if relaunches and multirun_launcher is not None and "submitit" not in multirun_launcher:
+        raise ConfigError(
+            f"trainer.strategy={strategy} re-launches the script and breaks a local multirun: "
+            "use trainer=ddp_spawn, or hydra/launcher=slurm"
+        )
 
 
 def check_devices(trainer: Any) -> int | None:
@@ -85,3 +121,43 @@ def check_sampler(method: Any, overrides: list[str]) -> None:
         f"sampler={typed[-1]} does not apply to {name}: it trains one point estimate with its own Adam "
         f"(method.lr, method.betas) and samples no posterior; leave sampler out or use sampler={accepted[0]}"
     )
+
+
+def prepare_data(datamodule: LightningDataModule, processes: int | None) -> LightningDataModule:
+    """``datamodule`` prepared and set up for fit, here, once (not in every spawned rank); a bad value is
+    refused naming its ``dataset.`` key, as is a split that does not divide over the ``processes``."""
+    try:
+        datamodule.prepare_data()
+        datamodule.setup("fit")
+    except DatasetError:
+        raise  # names its file already
+    except ValueError as error:
+        raise ConfigError(config.qualify("dataset", str(error))) from None
+    if processes is not None:
+        try:
+            datamodule.per_rank_sizes(processes)
+        except ValueError as error:
+            message = config.qualify("dataset", str(error))
+            raise ConfigError(f"{message}; processes = trainer.devices x trainer.num_nodes") from None
+    return datamodule
+
+
+def check_objective(cfg: DictConfig) -> None:
+    """Refuse an objective the method would ignore: a method takes the objective through its own config
+    (``objective: ${objective}``); one without that key would silently train another objective."""
+    if cfg.get("objective") is None or "objective" in cfg.method:
+        return
+    if instantiate(cfg.objective) != NonSaturating():  # the default, which every method implements
+        target = cfg.method.get("_target_", "?")
+        raise ConfigError(
+            f"objective: method {target} has no GAN objective to set (its config has no `objective` key); "
+            "drop the objective override"
+        )
+
+
+def check_optimizers(module: LightningModule) -> None:
+    """The sampler's hyperparameters, checked by building the optimizers now, not after the trainer starts."""
+    try:
+        module.configure_optimizers()
+    except ValueError as error:
+        raise ConfigError(config.qualify("sampler.optimizer", str(error))) from None

@@ -1,9 +1,11 @@
-"""``bayesgan-train``: the only module that knows Hydra; builds typed objects and hands them to Lightning."""
+"""``bayesgan-train``: the only module that knows Hydra's runtime; builds typed objects for Lightning.
+
+A run is: compose the config (Hydra), refuse what cannot run in one line (:mod:`bayesgan.preflight`),
+build the data, the method and the trainer (:func:`build`), fit, and report (``results.json``, written by
+the training process itself: :mod:`bayesgan.run_record`, :mod:`bayesgan.results`)."""
 
 from __future__ import annotations
 
-import functools
-import importlib
 import os
 import sys
 from collections.abc import Sequence
@@ -22,15 +24,13 @@ from pytorch_lightning import Callback, LightningModule, Trainer, seed_everythin
 from pytorch_lightning.callbacks import ProgressBar
 from pytorch_lightning.loggers import WandbLogger
 
-from bayesgan import cli_errors, config, console, loggers, naming, preflight, results, results_file, resume
+from bayesgan import cli_errors, config, console, loggers, naming, preflight, results_file, resume, run_record
 from bayesgan.callbacks import RunRecord, SaveOnInterrupt
 from bayesgan.callbacks.checkpoint import parent_ignores_sigint
 from bayesgan.checkpointing import CheckpointError, SafeCheckpointIO
 from bayesgan.config import ConfigError
-from bayesgan.data.files import DatasetError
 from bayesgan.history import MetricHistory
-from bayesgan.objectives import NonSaturating
-from bayesgan.protocol import accepted_samplers
+from bayesgan.protocol import RunSpec
 
 config.register()
 naming.register()
@@ -59,38 +59,14 @@ def build(
 
     Always installed: atomic, finite-only checkpoint writes and safe loads (``SafeCheckpointIO``), Ctrl-C at
     an iteration boundary (``SaveOnInterrupt``) and the run record (a default one unless ``record``)."""
-    config.check_values(cfg)
-    _refuse_relaunching_ddp_in_multirun(cfg)
-    world_size = preflight.check_devices(cfg.trainer)
-    preflight.check_wandb_login(cfg.get("logger"))
-    if cfg.trainer.get("sync_batchnorm"):
-        raise ConfigError(
-            "trainer.sync_batchnorm=true is not supported: each posterior copy's batch norm normalises with "
-            "its own rank's batch (Lightning's SyncBatchNorm cannot reach the vectorized per-copy layers)"
-        )
+    world_size = preflight.check_config(cfg, _multirun_launcher())
     _restore_master_port()
     seed_everything(cfg.seed, workers=True, verbose=False)
-    datamodule = instantiate(cfg.dataset, seed=cfg.seed)
-    try:
-        datamodule.prepare_data()
-        datamodule.setup("fit")
-    except DatasetError:
-        raise  # names its file already
-    except ValueError as error:
-        raise ConfigError(config.qualify("dataset", str(error))) from None
-    if world_size is not None:  # here, once, not in every spawned rank
-        try:
-            datamodule.per_rank_sizes(world_size)
-        except ValueError as error:
-            message = config.qualify("dataset", str(error))
-            raise ConfigError(f"{message}; processes = trainer.devices x trainer.num_nodes") from None
-    _refuse_objective_the_method_ignores(cfg)
+    datamodule = preflight.prepare_data(instantiate(cfg.dataset, seed=cfg.seed), world_size)
+    preflight.check_objective(cfg)
     method = instantiate(cfg.method)
-    typed = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
-    preflight.check_sampler(method, typed)  # a sampler the method would ignore is refused, not ignored
-    module = method(
-        architecture=instantiate(cfg.model),
-        posterior=instantiate(cfg.sampler),
+    preflight.check_sampler(method, _typed_overrides())  # a sampler the method would ignore is refused
+    run_spec = RunSpec(
         data_shape=datamodule.data_shape,
         num_data=datamodule.num_train,
         batch_size=datamodule.batch_size,
@@ -100,10 +76,12 @@ def build(
         seed=cfg.seed,
         divergence_loss=cfg.divergence_loss,
     )
-    try:  # sampler hyperparameters are checked now, not after the trainer starts
-        module.configure_optimizers()
-    except ValueError as error:
-        raise ConfigError(config.qualify("sampler.optimizer", str(error))) from None
+    module = method(architecture=instantiate(cfg.model), posterior=instantiate(cfg.sampler), run=run_spec)
+    preflight.check_optimizers(module)
+    return _trainer(cfg, output_dir, module, record or _record(cfg, output_dir)), module, datamodule
+
+
+def _trainer(cfg: DictConfig, output_dir: Path, module: LightningModule, record: RunRecord) -> Trainer:
     loggers = [instantiate(cfg.logger)] if cfg.logger else []
     if any(isinstance(logger, WandbLogger) for logger in loggers):
         # Spawned DDP ranks attach to the run without its directory: they would write media to ./wandb.
@@ -116,20 +94,18 @@ def build(
         for c in (cfg.callbacks or {}).values()
         if c and c.get("_target_") is not None
     ]
-    record = record or _record(cfg, output_dir)
     callbacks += [SaveOnInterrupt(output_dir / "checkpoints"), record]
     if not cfg.trainer.get("enable_progress_bar", True):  # Lightning refuses a bar it was told not to show
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
-    trainer = instantiate(
+    return instantiate(
         cfg.trainer,
         max_steps=steps * cfg.iterations,  # Lightning counts optimizer steps (BayesGAN: the D and the G step)
         # Last, so that trainer.log_dir still follows the configured logger: curves for bayesgan-report.
-        logger=[*loggers, MetricHistory(output_dir, _resumed_at(record))],
+        logger=[*loggers, MetricHistory(output_dir, run_record.resumed_at(record))],
         callbacks=callbacks,
         default_root_dir=str(output_dir),
         plugins=[SafeCheckpointIO()],
     )
-    return trainer, module, datamodule
 
 
 def _callback(node: DictConfig, checkpoint_steps: int | None) -> Callback:
@@ -140,17 +116,21 @@ def _callback(node: DictConfig, checkpoint_steps: int | None) -> Callback:
     return instantiate(node)
 
 
-def _refuse_objective_the_method_ignores(cfg: DictConfig) -> None:
-    # A method takes the objective through its own config (`objective: ${objective}`); one without that
-    # key would silently train something else than the objective the user chose.
-    if cfg.get("objective") is None or "objective" in cfg.method:
-        return
-    if instantiate(cfg.objective) != NonSaturating():  # the default, which every method implements
-        target = cfg.method.get("_target_", "?")
-        raise ConfigError(
-            f"objective: method {target} has no GAN objective to set (its config has no `objective` key); "
-            "drop the objective override"
-        )
+def _record(cfg: DictConfig, output_dir: Path, info: resume.ResumeInfo | None = None) -> RunRecord:
+    choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else None
+    return run_record.run_record(cfg, output_dir, _typed_overrides(), choices, info)
+
+
+def _typed_overrides() -> list[str]:
+    """The overrides typed on the command line (none outside a Hydra job)."""
+    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+
+
+def _multirun_launcher() -> str | None:
+    """The launcher's ``_target_`` in a Hydra multirun, else None."""
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return None
+    return str(HydraConfig.get().launcher.get("_target_", ""))
 
 
 def run(cfg: DictConfig, output_dir: Path | None = None) -> dict[str, Any]:
@@ -164,7 +144,7 @@ def run(cfg: DictConfig, output_dir: Path | None = None) -> dict[str, Any]:
     output_dir = Path(output_dir or HydraConfig.get().runtime.output_dir)
     console.quiet()  # again here: a joblib worker gets the task function, not this module's import
     try:
-        record = _record(cfg, output_dir, _resume(cfg) if cfg.ckpt_path else None)
+        record = _record(cfg, output_dir, run_record.read_checkpoint(cfg) if cfg.ckpt_path else None)
         trainer, module, datamodule = build(cfg, output_dir, record)
         loggers.start_loggers(trainer, cfg)
     except (ConfigError, InstantiationException, ValueError, TypeError, OSError) as error:
@@ -211,93 +191,6 @@ def _refuse(message: str, run_dir: Path | None) -> NoReturn:
         cli_errors.remove_refused_run_dir(run_dir, f"{HydraConfig.get().job.name}.log")
         cli_errors.remove_unused_sweep_dir()
     cli_errors.refuse(message)
-
-
-def _record(cfg: DictConfig, output_dir: Path, info: resume.ResumeInfo | None = None) -> RunRecord:
-    resolved = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
-    overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
-    history = []
-    if info is not None:
-        changes = resume.check(info, resolved, typed=[o for o in overrides if o not in info.overrides])
-        print(f"Resuming {info.checkpoint} at iteration {info.iteration} in {output_dir}", file=sys.stderr)
-        for key, (old, new) in changes.items():
-            print(f"  {key}: {old} -> {new} (applied)", file=sys.stderr)
-        history = [
-            *info.history,
-            {"iteration": info.iteration, "checkpoint": str(info.checkpoint), "changes": changes},
-        ]
-    header = {
-        "experiment": cfg.experiment_name,
-        "choices": _choices(cfg),
-        "seed": cfg.seed,
-        "n_labels": OmegaConf.select(cfg, "dataset.n_labels", default=None),  # the label count (Table 1)
-        "planned_iterations": cfg.iterations,
-        "resumed": history,
-    }
-    return RunRecord(
-        config=resolved,
-        overrides=[o for o in overrides if not o.startswith(("ckpt_path=", "hydra."))],
-        run_dir=output_dir,
-        history=history,
-        finish=functools.partial(results.finish, header, output_dir),
-    )
-
-
-def _resumed_at(record: RunRecord) -> int:
-    """The iteration a resumed run continues from (its latest resume), 0 for a fresh run."""
-    return int(record.info["history"][-1]["iteration"]) if record.info["history"] else 0
-
-
-def _resume(cfg: DictConfig) -> resume.ResumeInfo:
-    try:
-        info = resume.read(cfg.ckpt_path)
-    except CheckpointError as error:
-        raise ConfigError(str(error)) from None
-    if info.wandb_id and cfg.logger and str(cfg.logger.get("_target_", "")).endswith("WandbLogger"):
-        with open_dict(cfg):
-            cfg.logger.id = info.wandb_id  # the same W&B run continues
-    return info
-
-
-def _choices(cfg: DictConfig) -> dict[str, str]:
-    if not HydraConfig.initialized():
-        return {}
-    choices = HydraConfig.get().runtime.choices
-    found = {
-        group: str(choices[group])
-        for group in ("method", "dataset", "model", "sampler", "objective", "trainer", "row")
-        if choices.get(group) is not None
-    }
-    method = choices.get("method")
-    module_name, _, class_name = str(cfg.method._target_).rpartition(".")
-    try:  # not hydra's get_class, which logs an ERROR of its own
-        method_class = getattr(importlib.import_module(module_name), class_name)
-        ignores_sampler = accepted_samplers(method_class) is not None
-    except (ImportError, AttributeError, ValueError):  # an unimportable target: build says so in one line
-        ignores_sampler = False
-    if method and ignores_sampler:
-        found["sampler"] = str(method)  # the sampler group is unused: report rows name the method (vae, ...)
-    return found
-
-
-def _refuse_relaunching_ddp_in_multirun(cfg: DictConfig) -> None:
-    # Lightning's subprocess DDP launcher re-executes sys.argv; inside a local multirun that re-launches the
-    # whole sweep from every rank (Lightning#11300).
-    strategy = str(cfg.trainer.get("strategy", ""))
-    if (
-        not HydraConfig.initialized()
-        or not strategy.startswith("ddp")
-        or "spawn" in strategy
-        or "fork" in strategy
-    ):
-        return
-    hydra_cfg = HydraConfig.get()
-    launcher = str(hydra_cfg.launcher.get("_target_", ""))
-    if hydra_cfg.mode == RunMode.MULTIRUN and "submitit" not in launcher:
-        raise ConfigError(
-            f"trainer.strategy={strategy} re-launches the script and breaks a local multirun: "
-            "use trainer=ddp_spawn, or hydra/launcher=slurm"
-        )
 
 
 _USER_MASTER_PORT = os.environ.get("MASTER_PORT")

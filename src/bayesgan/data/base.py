@@ -6,33 +6,29 @@ sampling, DDP sharding, exact resumption) lives here so every dataset behaves id
 Training stream. The batch of global iteration ``t`` is a pure function of ``(seed, t)``: a generator
 seeded from them draws ``batch_size`` distinct indices (the GLOBAL batch) and rank ``r`` takes slice ``r`` of
 it. Ranks therefore see disjoint data, the global batch does not depend on the number of devices, and
-resuming at iteration ``t`` reproduces the stream exactly. ``__iter__`` starts at ``datamodule.position()``
-- the training module's ``iteration`` attribute (completed iterations) - never at a counter advanced by
-iteration, because Lightning prefetches one batch ahead.
+resuming at iteration ``t`` reproduces the stream exactly. An epoch starts at ``datamodule.position()`` -
+the training module's ``iteration`` attribute (completed iterations) - never at a counter advanced by
+iteration, because Lightning prefetches one batch ahead. The DataLoaders themselves are in
+:mod:`bayesgan.data.streams`, the per-copy subsets of DCGAN-10 in :mod:`bayesgan.data.copies`.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from abc import abstractmethod
-from collections.abc import Iterator
 from dataclasses import dataclass
 
-import torch
 from pytorch_lightning import LightningDataModule
 from torch import Tensor
-from torch.utils.data import DataLoader, IterableDataset
+from torch.utils.data import DataLoader
 
+from bayesgan.data.copies import batch_indices, choose_subsets
 from bayesgan.data.labelled import choose_labelled
+from bayesgan.data.streams import shard_loader, stream_loader
 from bayesgan.seeding import derived_generator, sample_distinct
 
 _UNLABELLED, _LABELLED, _SUBSET = 0, 1, 2  # independent random streams derived from the same seed
 _COPY_SUBSETS, _COPY_BATCHES = 3, 4
-
-# Our streams always use num_workers=0, so Lightning's worker-duplication caveat about an IterableDataset
-# with __len__ does not apply; silence exactly that message.
-warnings.filterwarnings("ignore", message="Your `IterableDataset` has `__len__` defined")
 
 
 @dataclass
@@ -44,53 +40,6 @@ class DataSplits:
     num_classes: int | None = None
     modes: Tensor | None = None  # [K, dim] true mixture means (toy data), for mode-coverage metrics
     mode_std: float | None = None
-
-
-class _TrainStream(IterableDataset):
-    """Yields ``len(self)`` ready batches starting at global iteration ``dm.position()``."""
-
-    def __init__(self, dm: GANDataModule) -> None:
-        self.dm = dm
-
-    def __len__(self) -> int:
-        return self.dm.iterations_per_epoch
-
-    def __iter__(self) -> Iterator[dict[str, Tensor]]:
-        dm = self.dm
-        start = dm.position()  # read once per epoch: Lightning's prefetch makes later reads unreliable
-        for t in range(start, start + len(self)):
-            yield dm.train_batch(t)
-            dm._position = t + 1  # only consulted when no trainer is attached
-
-
-class _StreamLoader(DataLoader):
-    """DataLoader marked resumable for Lightning: the stream is addressed by the module's ``iteration``.
-
-    Lightning only checks for ``state_dict``/``load_state_dict`` (else it warns on mid-epoch resume); the
-    position itself is restored by the training module, so the state is informational.
-    """
-
-    def state_dict(self) -> dict[str, int]:
-        return {"position": self.dataset.dm.position()}
-
-    def load_state_dict(self, state: dict[str, int]) -> None:
-        self.dataset.dm._position = int(state.get("position", 0))
-
-
-class _TestStream(IterableDataset):
-    """This rank's contiguous shard of the test set, in order, as ``len(self)`` dict batches."""
-
-    def __init__(self, x: Tensor, y: Tensor | None, num_batches: int) -> None:
-        self.x, self.y, self.num_batches = x, y, num_batches
-
-    def __len__(self) -> int:
-        return self.num_batches
-
-    def __iter__(self) -> Iterator[dict[str, Tensor]]:
-        xs = torch.tensor_split(self.x, self.num_batches)
-        ys = torch.tensor_split(self.y, self.num_batches) if self.y is not None else [None] * len(xs)
-        for x, y in zip(xs, ys, strict=True):
-            yield {"x": x} if y is None else {"x": x, "y": y}
 
 
 class GANDataModule(LightningDataModule):
@@ -301,35 +250,26 @@ class GANDataModule(LightningDataModule):
             f"subset fraction must be in (0, 1] and keep at least batch_size={self.batch_size} of the {n} "
             f"training examples, got {fraction}",
         )
-        g = derived_generator(self.seed, _COPY_SUBSETS)
-        subsets = [torch.randperm(n, generator=g)[:m].sort().values for _ in range(copies)]
-        self.copy_subsets = torch.stack(subsets)
+        generator = derived_generator(self.seed, _COPY_SUBSETS)
+        self.copy_subsets = choose_subsets(n, copies, m, generator)
         return self.copy_subsets
 
     def _copy_batches(self, t: int, rank: int, b: int) -> Tensor:
         assert self.copy_subsets is not None
-        copies, m = self.copy_subsets.shape
-        rows = [
-            sample_distinct(m, self.batch_size, derived_generator(self.seed, t, _COPY_BATCHES, c))
-            for c in range(copies)
+        generators = [
+            derived_generator(self.seed, t, _COPY_BATCHES, c) for c in range(len(self.copy_subsets))
         ]
-        idx = torch.stack([self.copy_subsets[c][r[rank * b : (rank + 1) * b]] for c, r in enumerate(rows)])
+        idx = batch_indices(self.copy_subsets, self.batch_size, generators, rank, b)
         return self.train_images(idx.flatten()).unflatten(0, idx.shape)
 
     def train_dataloader(self) -> DataLoader:
         self._splits()
         self._per_rank()  # fail at construction, not mid-epoch
-        return _StreamLoader(_TrainStream(self), batch_size=None, num_workers=0)
+        return stream_loader(self)
 
     def test_dataloader(self) -> DataLoader:
         s = self._splits()
-        rank, world = self.rank_and_world_size()
-        m = s.test_x.shape[0]
-        lo, hi = rank * m // world, (rank + 1) * m // world
-        # Same batch count on every rank (from the largest shard); sizes stay <= test_batch_size.
-        num_batches = max(1, math.ceil(math.ceil(m / world) / self.test_batch_size))
-        y = s.test_y[lo:hi] if s.test_y is not None else None
-        return DataLoader(_TestStream(s.test_x[lo:hi], y, num_batches), batch_size=None, num_workers=0)
+        return shard_loader(s.test_x, s.test_y, *self.rank_and_world_size(), self.test_batch_size)
 
     # For subclasses: validate a constructor key with a one-line, actionable error.
     @staticmethod

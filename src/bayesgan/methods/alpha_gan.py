@@ -32,6 +32,7 @@ from torch import Tensor, nn
 from bayesgan.methods.point_estimate import FamilyNets, PointEstimate
 from bayesgan.models import MLP, Architecture
 from bayesgan.models.layers import frozen_running_stats
+from bayesgan.protocol import RunSpec
 
 ADVERSARIAL_LOSSES = ("non_saturating", "ratio")
 
@@ -95,7 +96,7 @@ class AlphaGANNets(FamilyNets):
 
 
 class AlphaGAN(PointEstimate):
-    """α-GAN on data of ``data_shape``, unsupervised; ``posterior`` (the sampler group), ``num_data`` and
+    """α-GAN on data of ``data_shape``, unsupervised; ``posterior`` (the sampler group), ``run.num_data`` and
     ``batch_size`` are not used. Any z prior (C learns to tell it from the codes)."""
 
     family: ClassVar[str] = "alpha_gan"
@@ -109,30 +110,16 @@ class AlphaGAN(PointEstimate):
         self,
         architecture: AlphaGANNets,
         posterior: Any = None,
+        run: RunSpec | None = None,
         *,
-        data_shape: tuple[int, ...],
-        num_data: int | None = None,
-        batch_size: int | None = None,
-        num_classes: int | None = None,
-        num_labelled: int | None = None,
-        z_prior: str = "normal",
-        seed: int = 0,
-        divergence_loss: float | None = 1e3,
         lr: float = 2e-4,
         betas: Sequence[float] = (0.5, 0.999),
         reconstruction_weight: float = 1.0,
         adversarial_loss: str = "non_saturating",
+        **fields: Any,
     ) -> None:
         super().__init__(
-            data_shape=data_shape,
-            z_dim=architecture.z_dim,
-            num_classes=num_classes,
-            num_labelled=num_labelled,
-            z_prior=z_prior,
-            seed=seed,
-            divergence_loss=divergence_loss,
-            lr=lr,
-            betas=betas,
+            RunSpec.of(run, fields, z_prior="normal"), z_dim=architecture.z_dim, lr=lr, betas=betas
         )
         if not reconstruction_weight >= 0:
             raise ValueError(f"method.reconstruction_weight must be >= 0, got {reconstruction_weight}")

@@ -12,7 +12,9 @@ averages the C discriminators' class probabilities (the accuracy callback's mode
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -23,6 +25,7 @@ from bayesgan.models.layers import frozen_running_stats
 from bayesgan.module import BayesGAN
 from bayesgan.objectives import Objective
 from bayesgan.posterior import PosteriorSpec
+from bayesgan.protocol import RunSpec
 
 
 class EnsembleGAN(BayesGAN):
@@ -37,19 +40,14 @@ class EnsembleGAN(BayesGAN):
         self,
         architecture: Architecture,
         posterior: PosteriorSpec,
+        run: RunSpec | None = None,
         *,
-        data_shape: tuple[int, ...],
-        num_data: int,
-        batch_size: int,
-        num_classes: int | None = None,
-        num_labelled: int | None = None,
-        z_prior: str = "uniform",
-        seed: int = 0,
         vectorize: bool = True,
-        divergence_loss: float | None = 1e3,
         objective: Objective = losses.NON_SATURATING,
         subset_fraction: float = 0.8,
+        **fields: Any,
     ) -> None:
+        run = RunSpec.of(run, fields, required=("num_data", "batch_size"))
         if posterior.J_g != posterior.J_d:
             raise ValueError(
                 "sampler=dcgan10 pairs each generator with one discriminator: "
@@ -59,20 +57,8 @@ class EnsembleGAN(BayesGAN):
             raise ValueError(f"method.subset_fraction must be in (0, 1], got {subset_fraction}")
         self.subset_fraction = subset_fraction
         # Each GAN's training set is its subset: N (and N_f, N_g by default) count its examples.
-        super().__init__(
-            architecture,
-            posterior,
-            data_shape=data_shape,
-            num_data=max(1, round(subset_fraction * num_data)),
-            batch_size=batch_size,
-            num_classes=num_classes,
-            num_labelled=num_labelled,
-            z_prior=z_prior,
-            seed=seed,
-            vectorize=vectorize,
-            divergence_loss=divergence_loss,
-            objective=objective,
-        )
+        subset = dataclasses.replace(run, num_data=max(1, round(subset_fraction * run.num_data)))
+        super().__init__(architecture, posterior, subset, vectorize=vectorize, objective=objective)
 
     def setup(self, stage: str) -> None:
         # The data side: every training batch carries each copy's own minibatch from its own subset.

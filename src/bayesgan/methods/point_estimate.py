@@ -25,7 +25,9 @@ from torch import Tensor, nn
 
 from bayesgan import health
 from bayesgan.bank import PosteriorBank
-from bayesgan.seeding import derived_generator, global_rng_state, latents, set_global_rng_state
+from bayesgan.checkpointing import TrainingStateHooks
+from bayesgan.protocol import RunSpec
+from bayesgan.seeding import derived_generator, latents
 
 
 class FamilyNets:
@@ -43,44 +45,31 @@ class FamilyNets:
     build_discriminator = build_generator
 
 
-class PointEstimate(pl.LightningModule):
+class PointEstimate(TrainingStateHooks, pl.LightningModule):
     """Base of the point-estimate families (see the module docstring). Unsupervised only."""
 
     accepted_samplers: ClassVar[tuple[str, ...]] = ("ml",)  # the sampler group does not apply (protocol)
     family: ClassVar[str] = "point_estimate"  # the model=... name, for messages
 
-    def __init__(
-        self,
-        *,
-        data_shape: tuple[int, ...],
-        z_dim: int,
-        num_classes: int | None,
-        num_labelled: int | None,
-        z_prior: str,
-        seed: int,
-        divergence_loss: float | None,
-        lr: float,
-        betas: Sequence[float],
-    ) -> None:
+    def __init__(self, run: RunSpec, *, z_dim: int, lr: float, betas: Sequence[float]) -> None:
         super().__init__()
-        if num_classes is not None:
+        if run.num_classes is not None:
             raise ValueError(
                 f"dataset.n_labels must be null for model={self.family}: it trains unsupervised (no "
-                f"semi-supervised variant), got {num_labelled}"
+                f"semi-supervised variant), got {run.num_labelled}"
             )
-        if z_prior not in ("uniform", "normal"):
-            raise ValueError(f"z_prior must be 'uniform' or 'normal', got {z_prior!r}")
         if not lr > 0:
             raise ValueError(f"method.lr must be > 0, got {lr}")
         if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
             raise ValueError(f"method.betas must be two numbers in [0, 1), got {list(betas)}")
         self.automatic_optimization = False
-        self.data_shape, self.z_dim, self.z_prior, self.seed = tuple(data_shape), int(z_dim), z_prior, seed
+        self.run, self.data_shape, self.z_dim = run, run.data_shape, int(z_dim)
+        self.z_prior, self.seed = run.z_prior, run.seed
         self.semi_supervised = False
         self.lr, self.betas = float(lr), (float(betas[0]), float(betas[1]))
         self.bank = PosteriorBank(burn_in=0, thin=1, max_snapshots=0)  # one point estimate: never a snapshot
         self.iteration = 0
-        self.divergence_loss = divergence_loss
+        self.divergence_loss = run.divergence_loss
         self.diverged_at: int | None = None
         self.divergence: str | None = None
 
@@ -174,17 +163,3 @@ class PointEstimate(pl.LightningModule):
 
     def teardown(self, stage: str) -> None:
         health.end_gloo_group(stage)
-
-    # -- checkpointing -------------------------------------------------------------------------------------
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["bayesgan"] = {
-            "iteration": self.iteration,
-            "diverged_at": self.diverged_at,
-            "bank": self.bank.state_dict(),
-            "rng": global_rng_state(),
-        }
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        state = checkpoint["bayesgan"]
-        self.iteration = int(state["iteration"])
-        set_global_rng_state(state["rng"])

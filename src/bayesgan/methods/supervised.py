@@ -18,18 +18,20 @@ import torch.nn.functional as F
 from pytorch_lightning.utilities import rank_zero_info
 from torch import Tensor
 
+from bayesgan.checkpointing import TrainingStateHooks
 from bayesgan.models import Architecture
 from bayesgan.posterior import PosteriorSpec
-from bayesgan.seeding import global_rng_state, mix_seed, set_global_rng_state
+from bayesgan.protocol import RunSpec
+from bayesgan.seeding import mix_seed
 from bayesgan.supervised import build_classifier
 
 _OPTIMIZER = 0x5C  # seeding key of the optimizer's (a sampler's) noise stream
 
 
-class SupervisedClassifier(pl.LightningModule):
+class SupervisedClassifier(TrainingStateHooks, pl.LightningModule):
     """A classifier on the labelled examples; ``posterior.optimizer`` is its update rule (num_data = N_s).
 
-    Takes the common method arguments (``bayesgan.protocol.COMMON_ARGUMENTS``); ``z_prior`` is unused (no
+    Takes the common method arguments (``bayesgan.protocol.COMMON_ARGUMENTS``); ``run.z_prior`` is unused (no
     generator) and the posterior's copy counts must be 1. Needs ``num_classes`` (``dataset.n_labels``).
     """
 
@@ -37,21 +39,11 @@ class SupervisedClassifier(pl.LightningModule):
     optimizer_steps_per_iteration = 1
 
     def __init__(
-        self,
-        architecture: Architecture,
-        posterior: PosteriorSpec,
-        *,
-        data_shape: tuple[int, ...],
-        num_data: int,
-        batch_size: int,
-        num_classes: int | None = None,
-        num_labelled: int | None = None,
-        z_prior: str = "uniform",  # no generator: accepted for the common signature only
-        seed: int = 0,
-        divergence_loss: float | None = 1e3,
+        self, architecture: Architecture, posterior: PosteriorSpec, run: RunSpec | None = None, **fields: Any
     ) -> None:
         super().__init__()
-        if num_classes is None or not num_labelled:
+        run = RunSpec.of(run, fields, required=("num_data", "batch_size"))
+        if run.num_classes is None or not run.num_labelled:
             raise ValueError(
                 "sampler=supervised trains on the labelled examples only: set dataset.n_labels (and use a "
                 "labelled dataset)"
@@ -59,13 +51,13 @@ class SupervisedClassifier(pl.LightningModule):
         if (posterior.J_g, posterior.J_d, posterior.M) != (1, 1, 1):
             raise ValueError("sampler=supervised trains one network: sampler.J_g, J_d and M must be 1")
         self.automatic_optimization = False
-        self.posterior, self.data_shape, self.seed = posterior, tuple(data_shape), seed
-        self.num_data, self.num_labelled, self.batch_size = num_data, num_labelled, batch_size
-        self.num_classes, self.semi_supervised, self.z_dim = num_classes, True, 0
-        self.classifier = build_classifier(architecture, self.data_shape, num_classes, seed)
+        self.run, self.posterior, self.data_shape, self.seed = run, posterior, run.data_shape, run.seed
+        self.num_data, self.num_labelled, self.batch_size = run.num_data, run.num_labelled, run.batch_size
+        self.num_classes, self.semi_supervised, self.z_dim = run.num_classes, True, 0
+        self.classifier = build_classifier(architecture, self.data_shape, run.num_classes, run.seed)
         self.bank: tuple[()] = ()  # a point estimate
         self.iteration = 0
-        self.divergence_loss = divergence_loss
+        self.divergence_loss = run.divergence_loss
         self.diverged_at: int | None = None
         self.divergence: str | None = None
 
@@ -114,16 +106,3 @@ class SupervisedClassifier(pl.LightningModule):
             return self.classifier(x.to(self.device)).softmax(-1).unsqueeze(0)
         finally:
             self.classifier.train(was_training)
-
-    # -- checkpointing (exact resume: the iteration addresses the data stream) -----------------------------
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["bayesgan"] = {
-            "iteration": self.iteration,
-            "diverged_at": self.diverged_at,
-            "rng": global_rng_state(),
-        }
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        state = checkpoint["bayesgan"]
-        self.iteration = int(state["iteration"])
-        set_global_rng_state(state["rng"])

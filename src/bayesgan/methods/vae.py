@@ -30,6 +30,7 @@ from torch import Tensor, nn
 
 from bayesgan.methods.point_estimate import FamilyNets, PointEstimate
 from bayesgan.models import Architecture
+from bayesgan.protocol import RunSpec
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 
@@ -92,7 +93,8 @@ class VAENets(FamilyNets):
 
 class VAE(PointEstimate):
     """A VAE on data of ``data_shape``, unsupervised; ``posterior`` (the sampler group) is not used, and
-    ``num_data``/``batch_size`` neither (the ELBO is a per-example average). Needs ``z_prior="normal"``."""
+    ``run.num_data``, ``run.batch_size`` neither (the ELBO is a per-example average). Needs
+    ``z_prior="normal"``."""
 
     family: ClassVar[str] = "vae"
     per_term: ClassVar[tuple[str, ...]] = ("loss/nelbo_per_dim",)
@@ -102,34 +104,19 @@ class VAE(PointEstimate):
         self,
         architecture: VAENets,
         posterior: Any = None,
+        run: RunSpec | None = None,
         *,
-        data_shape: tuple[int, ...],
-        num_data: int | None = None,
-        batch_size: int | None = None,
-        num_classes: int | None = None,
-        num_labelled: int | None = None,
-        z_prior: str = "normal",
-        seed: int = 0,
-        divergence_loss: float | None = 1e3,
         lr: float = 1e-3,
         betas: Sequence[float] = (0.9, 0.999),
+        **fields: Any,
     ) -> None:
-        if z_prior != "normal":
+        run = RunSpec.of(run, fields, z_prior="normal")
+        if run.z_prior != "normal":
             raise ValueError(
-                f"z_prior must be normal for model=vae (the ELBO's prior is N(0, I)), got {z_prior}: "
+                f"z_prior must be normal for model=vae (the ELBO's prior is N(0, I)), got {run.z_prior}: "
                 "add z_prior=normal"
             )
-        super().__init__(
-            data_shape=data_shape,
-            z_dim=architecture.z_dim,
-            num_classes=num_classes,
-            num_labelled=num_labelled,
-            z_prior=z_prior,
-            seed=seed,
-            divergence_loss=divergence_loss,
-            lr=lr,
-            betas=betas,
-        )
+        super().__init__(run, z_dim=architecture.z_dim, lr=lr, betas=betas)
         self.likelihood = architecture.likelihood
         self.encoder = self.build_network(architecture.build_encoder, self.data_shape)
         self.decoder = self.build_network(architecture.build_decoder, self.data_shape)
