@@ -16,7 +16,7 @@ import torch
 from pytorch_lightning.utilities import rank_zero_info
 from torch import Tensor
 
-from bayesgan import health, losses
+from bayesgan import health, losses, reference_batches
 from bayesgan.bank import PosteriorBank
 from bayesgan.ensemble import Ensemble
 from bayesgan.models import Architecture
@@ -78,6 +78,7 @@ class BayesGAN(pl.LightningModule):
             posterior.J_d * posterior.M,
             vectorize=vectorize,
         )
+        reference_batches.check_sizes(self.discriminator, num_data)  # virtual batch norm's, if any
         self.bank = PosteriorBank(
             posterior.burn_in, posterior.thin, posterior.bank_size, posterior.bank_precision
         )
@@ -291,6 +292,10 @@ class BayesGAN(pl.LightningModule):
         finally:
             self.discriminator.train(was_training)
         return torch.cat(logits).softmax(-1)
+
+    def on_fit_start(self) -> None:
+        # Virtual batch norm's reference batches, once (kept from a restored checkpoint); else a no-op.
+        reference_batches.fill_for_method(self, getattr(self.trainer, "datamodule", None))
 
     def teardown(self, stage: str) -> None:
         health.end_gloo_group(stage)
