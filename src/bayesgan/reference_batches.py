@@ -31,15 +31,11 @@ def _references(module: nn.Module) -> Iterator[tuple[Tensor, ReferenceBatch]]:
             state = child.current_state()
             for name in child.buffer_names:
                 owner, _, leaf = name.rpartition(".")
-                layer = child._skeleton.get_submodule(owner)
+                layer = child.layer(owner)
                 if leaf == "reference" and isinstance(layer, ReferenceBatch):
                     yield state[name], layer
         elif isinstance(child, ReferenceBatch):
             yield child.reference, child
-
-
-def uses_virtual_batch_norm(module: nn.Module) -> bool:
-    return any(True for _ in _references(module))
 
 
 def check_sizes(module: nn.Module, num_data: int) -> None:
