@@ -1,5 +1,5 @@
 """The vectorized Ensemble equals a per-copy Python loop over ``ens.member(i)`` (outputs, running
-statistics and gradients), for the DCGAN, MLP and PacGAN-toy families, and for DCGAN and MLP with virtual
+statistics and gradients), for the DCGAN, MLP and PacGAN-toy families, and for each of them with virtual
 batch norm (each copy its own reference batch)."""
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ MLP_SMALL = MLP(z_dim=5, hidden=16, depth=2)
 DCGAN_VBN = DCGAN(z_dim=16, width=8, bn_affine=True, virtual_batch_norm="both", vbn_reference_size=5)
 MLP_VBN = MLP(z_dim=5, hidden=16, depth=2, virtual_batch_norm="both", vbn_reference_size=5)
 PACGAN_SMALL = PacGANToy(g_hidden=12, g_depth=2, d_hidden=10, d_depth=2, pieces=3)
+PACGAN_VBN = PacGANToy(g_hidden=12, g_depth=2, virtual_batch_norm="generator", vbn_reference_size=5)
 
 # name → (factory, input shape of one example)
 NETS: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
@@ -37,6 +38,7 @@ NETS: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
     "dcgan_vbn_g": (lambda: DCGAN_VBN.build_generator(IMAGE), (16,)),
     "mlp_vbn_d": (lambda: MLP_VBN.build_discriminator((2,), K), (2,)),
     "mlp_vbn_g": (lambda: MLP_VBN.build_generator((1, 8, 8)), (5,)),
+    "pacgan_vbn_g": (lambda: PACGAN_VBN.build_generator((2,)), (2,)),
 }
 
 
@@ -218,6 +220,6 @@ def test_fully_connected_families_run_as_stacked_kernels() -> None:
     # MLP and PacGAN-toy copies run as batched kernels without vmap (the speed of the toy benchmarks rests
     # on it); a family with layers stacked.py does not know (DCGAN's convolutions) falls back to vmap.
     expected = {"mlp_d": True, "mlp_g": True, "pacgan_d": True, "pacgan_g": True, "dcgan_d": False}
-    expected |= {"mlp_vbn_d": True, "mlp_vbn_g": True}
+    expected |= {"mlp_vbn_d": True, "mlp_vbn_g": True, "pacgan_vbn_g": True}
     for name, stacked in expected.items():
         assert Ensemble(NETS[name][0], 2).stacked_kernels is stacked, name

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from bayesgan.ensemble import Ensemble
-from bayesgan.models import DCGAN, MLP
+from bayesgan.models import DCGAN, MLP, PacGANToy
 from bayesgan.models.virtual_batch_norm import VirtualBatchNorm
 from bayesgan.reference_batches import fill_references
 from bayesgan.train import build, run
@@ -120,7 +120,7 @@ def test_no_train_eval_difference() -> None:
         ({"vbn_reference_size": 2.5}, "vbn_reference_size must be an integer >= 1, got 2.5"),
     ],
 )
-@pytest.mark.parametrize("family", [DCGAN, MLP])
+@pytest.mark.parametrize("family", [DCGAN, MLP, PacGANToy])
 def test_bad_values_are_refused_in_one_line(family, kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message) as error:
         family(**kwargs)
@@ -132,6 +132,8 @@ def test_a_network_without_a_layer_to_normalise_is_refused() -> None:
         MLP(depth=0, virtual_batch_norm="discriminator").build_discriminator((2,), 1)
     with pytest.raises(ValueError, match="DCGAN discriminator, which has no normalised layer"):
         DCGAN(num_layers=1, virtual_batch_norm="both").build_discriminator((1, 8, 8), 1)
+    with pytest.raises(ValueError, match="maxout discriminator has no batch norm to make virtual"):
+        PacGANToy(virtual_batch_norm="both")
 
 
 @pytest.mark.parametrize(
@@ -161,6 +163,13 @@ def test_trains_with_each_sampler(make_config, tmp_path, sampler: str, model: li
     results = run(make_config(*SEMI, *model, *VBN, f"sampler={sampler}"), output_dir=tmp_path)
     assert results["iterations"] == 4 and results["diverged_at"] is None
     assert math.isfinite(results["metrics"]["test/bma_accuracy"])
+
+
+def test_pacgan_generator_trains_with_it(make_config, tmp_path) -> None:
+    pacgan = ["model=pacgan", "model.g_hidden=16", "model.d_hidden=8", "model.virtual_batch_norm=generator"]
+    cfg = make_config(*pacgan, "model.vbn_reference_size=8", "sampler=sghmc", "z_prior=normal")
+    results = run(cfg, output_dir=tmp_path)
+    assert results["iterations"] == 4 and results["diverged_at"] is None
 
 
 def _fit(make_config, out: Path, iterations: int, *extra: str):
