@@ -5,7 +5,9 @@ the unfilled ones in ``on_fit_start`` (after a checkpoint is restored, so a resu
 reference): a discriminator's from the training data, a generator's from the z prior, both drawn from private
 generators keyed by the run seed, so the global random stream is untouched and every DDP rank fills the
 same values. In an ``Ensemble`` every copy gets the same reference unless the source gives one per copy
-(``[C, R, ...]``, e.g. DCGAN-10's copies, each from its own data subset).
+(``[C, R, ...]``, e.g. DCGAN-10's copies, each from its own data subset). A loop that calls a method's
+networks outside ``trainer.fit`` (a benchmark, a test) calls ``fill_for_method(module, datamodule)`` first:
+an unfilled reference makes every output NaN (and the divergence check stop a fit on the first iteration).
 """
 
 from __future__ import annotations
