@@ -35,25 +35,51 @@ DIGITS_VAL = [
     "callbacks.quality=null",  # image metrics are not what these searches select on
     "callbacks.samples=null",
 ]
+RING_SHORT = [
+    "experiment=ring_pacgan",
+    "seed=100",
+    "iterations=5000",
+    "posterior.burn_in=2500",
+    "posterior.thin=250",
+]
 T = "sampler.optimizer.temperature"
 LR = "sampler.optimizer.lr_per_datum"
 # name -> (base overrides, grids (each expanded as a product, in order), metric to maximise)
 SEARCHES: dict[str, tuple[list[str], list[list[str]], str]] = {
     "digits50_sghmc": (
         [*DIGITS_VAL, "sampler=sghmc"],
-        [[f"{T}=1,0.1,0.01", f"{LR}=3e-2"], [f"{T}=0.01", f"{LR}=1e-1"]],  # the second: after the comparison
+        # Grids in the order they ran: the first session's three, then larger steps at the chosen T.
+        [[f"{T}=1,0.1,0.01", f"{LR}=3e-2"], [f"{T}=0.01", f"{LR}=1e-1"], [f"{T}=0.01", f"{LR}=3e-1"]],
         "test/bma_accuracy",
     ),
-    # Defined, not yet run (this session's CPU share did not allow it): sgld's step is lr/2 without momentum,
-    # so its temperature and step size need their own search before its rows mean much.
+    # SGLD's step is lr/2 without momentum, while SGHMC's velocity settles at lr/friction = 10 lr per unit of
+    # gradient: SGLD matches SGHMC's lr_per_datum 1e-1 near lr_per_datum 2, hence the larger grid.
     "digits50_sgld": (
         [*DIGITS_VAL, "sampler=sgld"],
-        [[f"{T}=0.1,0.01", f"{LR}=3e-2,1e-1"]],
+        [[f"{T}=0.01", f"{LR}=3e-1,1,3"]],
         "test/bma_accuracy",
     ),
+    # The baseline gets the same chance: the ML-GAN's Adam step on the same validation split and seed.
+    "digits50_ml": (
+        [*DIGITS_VAL, "sampler=ml"],
+        [["sampler.optimizer.lr=2e-4,6e-4,2e-3"]],
+        "test/bma_accuracy",
+    ),
+    # The ring preset's Bayesian GAN at a third of the preset's budget (bank from 2,500 iterations), seed 100
+    # (the comparison uses 0-4): the temperature decides whether the copies spread over the modes.
+    "ring_sghmc": (
+        [*RING_SHORT, "sampler=sghmc"],
+        [[f"{T}=1,0.01"]],
+        "coverage/modes",
+    ),
+}
+# Columns printed beside the selected metric, by the metric's family.
+EXTRA_COLUMNS = {
+    "test/": ["test/member_accuracy", "diag/rhat_max"],
+    "coverage/": ["coverage/high_quality", "coverage/reverse_kl", "diag/rhat_max"],
 }
 COMMON = ["logger=none", "trainer.enable_progress_bar=false"]
-KEEP = ("test/", "diag/rhat_max", "diag/generator_diversity", "loss/")
+KEEP = ("test/", "coverage/", "diag/rhat_max", "diag/generator_diversity", "loss/")
 
 
 def jobs(name: str) -> list[list[str]]:
@@ -117,14 +143,14 @@ def collect(name: str, sweep_dir: Path, out_dir: Path, commit: str) -> list[dict
 def table(name: str, rows: list[dict[str, Any]]) -> str:
     metric = SEARCHES[name][2]
     swept = list(dict.fromkeys(o.split("=", 1)[0] for grid in SEARCHES[name][1] for o in grid))
-    header = [*swept, metric, "member acc.", "max R̂"]
+    extra = next(cols for prefix, cols in EXTRA_COLUMNS.items() if metric.startswith(prefix))
+    header = [*swept, metric, *extra]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in sorted(rows, key=lambda r: -(r["metrics"].get(metric) or -1)):
         values = dict(o.split("=", 1) for o in row["overrides"])
         m = row["metrics"]
         cells = [values.get(k, "?") for k in swept]
-        cells += [f"{m.get(metric, float('nan')):.4f}", f"{m.get('test/member_accuracy', float('nan')):.4f}"]
-        cells += [f"{m.get('diag/rhat_max', float('nan')):.2f}"]
+        cells += [f"{m.get(key, float('nan')):.4g}" for key in (metric, *extra)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
