@@ -9,6 +9,7 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
+from bayesgan import reference_batches
 from bayesgan.train import build
 from test_families import RING_ALPHA, RING_VAE
 
@@ -20,7 +21,9 @@ class ReplicaCheck(pl.Callback):
         self.path = path
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        flat = torch.cat([p.detach().flatten() for p in pl_module.parameters()])
+        # Parameters and floating buffers (batch-norm statistics, virtual batch norm's reference batches).
+        state = [*pl_module.parameters(), *(b for b in pl_module.buffers() if b.is_floating_point())]
+        flat = torch.cat([t.detach().flatten() for t in state])
         gathered = pl_module.all_gather(flat)
         batch = trainer.datamodule.train_batch(0)["x"]
         batches = pl_module.all_gather(batch)
@@ -39,6 +42,9 @@ class ReplicaCheck(pl.Callback):
 FAMILIES = [
     pytest.param(f, marks=pytest.mark.slow, id=i) for f, i in ((RING_VAE, "vae"), (RING_ALPHA, "alpha_gan"))
 ]
+# Virtual batch norm's reference batches (slow: a third pair of processes).
+VBN = ["sampler=sghmc", "model.virtual_batch_norm=both", "model.vbn_reference_size=16"]
+FAMILIES.append(pytest.param(VBN, marks=pytest.mark.slow, id="sghmc_vbn"))
 
 
 @pytest.mark.parametrize(
@@ -71,3 +77,15 @@ def test_ddp_replicas_stay_identical(make_config, tmp_path: Path, choice: list[s
     assert report["max_parameter_spread"] == 0.0
     trained = torch.cat([p.detach().flatten() for p in module.parameters()])
     assert not torch.equal(trained, initial)  # spawn copies rank 0's trained weights back
+    if choice == VBN:
+        # DDP hands rank 0's buffers to every rank at each forward, so the replicas agree in any case; the
+        # reference batches must also be the ones one process fills (the run does not depend on the world).
+        _, single, single_data = build(
+            make_config(*choice, output_dir=tmp_path / "single"), tmp_path / "single"
+        )
+        single_data.setup("fit")
+        reference_batches.fill_for_method(single, single_data)
+        references = [k for k in module.state_dict() if k.endswith("reference__reference")]
+        assert len(references) == 2
+        for key in references:
+            assert torch.equal(module.state_dict()[key], single.state_dict()[key]), key

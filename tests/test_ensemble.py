@@ -1,5 +1,6 @@
 """The vectorized Ensemble equals a per-copy Python loop over ``ens.member(i)`` (outputs, running
-statistics and gradients), for the DCGAN, MLP and PacGAN-toy families."""
+statistics and gradients), for the DCGAN, MLP and PacGAN-toy families, and for each of them with virtual
+batch norm (each copy its own reference batch)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from torch import Tensor, nn
 from bayesgan.ensemble import Ensemble
 from bayesgan.models import DCGAN, MLP, PacGANToy
 from bayesgan.models.layers import frozen_running_stats
+from bayesgan.reference_batches import fill_references
 
 C, B, K = 3, 6, 4  # copies, batch, logits
 ATOL = 1e-5
@@ -20,7 +22,10 @@ IMAGE = (1, 28, 28)
 DIGITS = (1, 8, 8)
 DCGAN_SMALL = DCGAN(z_dim=16, width=8)
 MLP_SMALL = MLP(z_dim=5, hidden=16, depth=2)
+DCGAN_VBN = DCGAN(z_dim=16, width=8, bn_affine=True, virtual_batch_norm="both", vbn_reference_size=5)
+MLP_VBN = MLP(z_dim=5, hidden=16, depth=2, virtual_batch_norm="both", vbn_reference_size=5)
 PACGAN_SMALL = PacGANToy(g_hidden=12, g_depth=2, d_hidden=10, d_depth=2, pieces=3)
+PACGAN_VBN = PacGANToy(g_hidden=12, g_depth=2, virtual_batch_norm="generator", vbn_reference_size=5)
 
 # name → (factory, input shape of one example)
 NETS: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
@@ -33,6 +38,14 @@ NETS: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
     "mlp_g": (lambda: MLP_SMALL.build_generator((1, 8, 8)), (5,)),
     "pacgan_d": (lambda: PACGAN_SMALL.build_discriminator((2,), K), (2,)),
     "pacgan_g": (lambda: PACGAN_SMALL.build_generator((2,)), (2,)),
+    "dcgan_vbn_d": (lambda: DCGAN_VBN.build_discriminator(IMAGE, K), IMAGE),
+    "dcgan_vbn_g": (lambda: DCGAN_VBN.build_generator(IMAGE), (16,)),
+    "mlp_vbn_d": (lambda: MLP_VBN.build_discriminator((2,), K), (2,)),
+    "mlp_vbn_g": (lambda: MLP_VBN.build_generator((1, 8, 8)), (5,)),
+    "pacgan_vbn_g": (lambda: PACGAN_VBN.build_generator((2,)), (2,)),
+    # Virtual batch norm inside the 8x8 DCGAN's stacked kernels (dense convolutions, 4-D activations).
+    "dcgan8_vbn_d": (lambda: DCGAN_VBN.build_discriminator(DIGITS, K), DIGITS),
+    "dcgan8_vbn_g": (lambda: DCGAN_VBN.build_generator(DIGITS), (16,)),
 }
 
 
@@ -40,7 +53,11 @@ NETS: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
 def case(request: pytest.FixtureRequest) -> tuple[Ensemble, tuple[int, ...]]:
     torch.manual_seed(0)
     factory, in_shape = NETS[request.param]
-    return Ensemble(factory, C), in_shape
+    ens = Ensemble(factory, C)
+    # Virtual batch norm (a no-op otherwise): a different reference batch per copy, off-centre and scaled.
+    source = lambda size: torch.randn(C, size, *in_shape) * 1.5 + 0.3  # noqa: E731
+    fill_references(ens, data=source, latent=source)
+    return ens, in_shape
 
 
 def members(ens: Ensemble) -> list[nn.Module]:
@@ -72,7 +89,7 @@ def test_copies_are_independent(case: tuple[Ensemble, tuple[int, ...]]) -> None:
     for name in ens.param_names:
         t = ens.current_state()[name]
         # Biases and batch-norm scales start at constants (0 and 1) in every copy; weights are drawn.
-        if "bias" not in name and not name.split(".")[-2].startswith("bn"):
+        if "bias" not in name and not name.split(".")[-2].startswith(("bn", "vbn")):
             assert not torch.equal(t[0], t[1]), name
 
 
@@ -212,5 +229,7 @@ def test_fully_connected_families_run_as_stacked_kernels() -> None:
     # layers stacked.py does not know (the native convolutions of a 28x28 DCGAN) falls back to vmap.
     expected = {"mlp_d": True, "mlp_g": True, "pacgan_d": True, "pacgan_g": True, "dcgan_d": False}
     expected |= {"dcgan_g": False, "dcgan8_d": True, "dcgan8_g": True}
+    expected |= {"mlp_vbn_d": True, "mlp_vbn_g": True, "pacgan_vbn_g": True}
+    expected |= {"dcgan8_vbn_d": True, "dcgan8_vbn_g": True}
     for name, stacked in expected.items():
         assert Ensemble(NETS[name][0], 2).stacked_kernels is stacked, name

@@ -87,6 +87,10 @@ class Ensemble(nn.Module):
         module.load_state_dict({n: t[index].detach().clone() for n, t in state.items()})
         return module.to(next(iter(state.values())).device).train(self.training)
 
+    def layer(self, name: str) -> nn.Module:
+        """The architecture's submodule ``name`` (its type and settings; it holds no copy's weights)."""
+        return self._skeleton.get_submodule(name)
+
     def train(self, mode: bool = True) -> Ensemble:
         super().train(mode)
         self._skeleton.train(mode)

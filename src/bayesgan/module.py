@@ -17,7 +17,7 @@ import torch
 from pytorch_lightning.utilities import rank_zero_info
 from torch import Tensor
 
-from bayesgan import health, losses
+from bayesgan import health, losses, reference_batches
 from bayesgan.bank import BANK_DIR
 from bayesgan.checkpointing import TrainingStateHooks, remove_orphans
 from bayesgan.ensemble import Ensemble
@@ -75,6 +75,7 @@ class BayesGAN(TrainingStateHooks, pl.LightningModule):
             posterior.J_d * posterior.M,
             vectorize=vectorize,
         )
+        reference_batches.check_sizes(self.discriminator, run.num_data)  # virtual batch norm's, if any
         self.bank = posterior.make_bank()
         self.iteration = 0
         self.divergence_loss = run.divergence_loss
@@ -293,6 +294,10 @@ class BayesGAN(TrainingStateHooks, pl.LightningModule):
             directory = Path(self.trainer.default_root_dir) / BANK_DIR
             self.bank.attach(directory)
             remove_orphans(directory)  # a killed writer's temporary file (the snapshot itself is rewritten)
+
+    def on_fit_start(self) -> None:
+        # Virtual batch norm's reference batches, once (kept from a restored checkpoint); else a no-op.
+        reference_batches.fill_for_method(self, getattr(self.trainer, "datamodule", None))
 
     def teardown(self, stage: str) -> None:
         health.end_gloo_group(stage)

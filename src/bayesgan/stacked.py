@@ -3,12 +3,12 @@
 ``torch.func.vmap`` with ``functional_call`` runs any network, but costs a fixed Python overhead per call
 (re-binding every parameter, batching every op) that dominates small networks: the ring MLP's iteration
 took about half as long vectorized as looped, not the several times its kernels allow. For the layers the
-fully connected families are made of (Sequential, Linear, Maxout, this project's BatchNorm, Flatten,
-Unflatten, elementwise activations), and the small-map dense convolutions of ``models.layers`` (so the
-whole 8x8 digits DCGAN), this module evaluates the copies with one batched kernel per layer (``baddbmm``
-for a linear layer, ``bmm`` for a dense convolution) and no re-binding. Any other layer (native
-convolutions) makes ``supports`` False and the ensemble keeps using vmap. The numbers equal a per-copy
-loop (tests/test_ensemble.py).
+fully connected families are made of (Sequential, Linear, Maxout, this project's BatchNorm, virtual batch
+norm's three layers, Flatten, Unflatten, elementwise activations), and the small-map dense convolutions
+of ``models.layers`` (so the whole 8x8 digits DCGAN), this module evaluates the copies with one batched
+kernel per layer (``baddbmm`` for a linear layer, ``bmm`` for a dense convolution) and no re-binding.
+Any other layer (native convolutions) makes ``supports`` False and the ensemble keeps using vmap. The
+numbers equal a per-copy loop (tests/test_ensemble.py).
 
 Shapes: activations are ``[C, B, ...]`` (C copies); a shared input ``[B, ...]`` is seen by every copy.
 """
@@ -20,11 +20,24 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor, nn
 
+from bayesgan.models import virtual_batch_norm as vbn
 from bayesgan.models.layers import _BATCH_GROUPS, _FREEZE_RUNNING_STATS, BatchNorm, DenseConv, normalise
 from bayesgan.models.pacgan import Maxout
+from bayesgan.models.virtual_batch_norm import DropReference, ReferenceBatch, VirtualBatchNorm
 
 _ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.ELU, nn.GELU, nn.SiLU, nn.Softplus, nn.Sigmoid)
-_STACKED = (nn.Linear, Maxout, BatchNorm, DenseConv, nn.Flatten, nn.Unflatten, nn.Identity, *_ELEMENTWISE)
+_VIRTUAL = (ReferenceBatch, VirtualBatchNorm, DropReference)
+_STACKED = (
+    nn.Linear,
+    Maxout,
+    BatchNorm,
+    *_VIRTUAL,
+    DenseConv,
+    nn.Flatten,
+    nn.Unflatten,
+    nn.Identity,
+    *_ELEMENTWISE,
+)
 
 
 def supports(module: nn.Module) -> bool:
@@ -70,6 +83,8 @@ def _run(
         if shared:
             x = x.expand(copies, *x.shape)
         return _batch_norm(module, prefix, state, x), False
+    if isinstance(module, _VIRTUAL):
+        return _virtual(module, prefix, state, x, copies, shared), False
     raise TypeError(f"no stacked implementation of {type(module).__name__}")
 
 
@@ -116,6 +131,26 @@ def _batch_norm(module: BatchNorm, prefix: str, state: Mapping[str, Tensor], x: 
     if module.weight is not None:
         y = y * state[f"{prefix}weight"].view(shape) + state[f"{prefix}bias"].view(shape)
     return y
+
+
+def _virtual(
+    module: nn.Module, prefix: str, state: Mapping[str, Tensor], x: Tensor, copies: int, shared: bool
+) -> Tensor:
+    """Virtual batch norm's layers per copy (``models.virtual_batch_norm``); activations [C, R + B, ...].
+    Each example is normalised with its copy's reference batch only, so ``batch_groups`` does not apply."""
+    if isinstance(module, ReferenceBatch):
+        reference = state[f"{prefix}reference"].to(x.dtype)  # [C, R, ...]: each copy's own buffer
+        if shared:
+            x = x.expand(copies, *x.shape)
+        return torch.cat([reference, x], dim=1)
+    if isinstance(module, DropReference):
+        return x[:, module.size :]
+    assert isinstance(module, VirtualBatchNorm)
+    y = vbn.normalise(x, module.reference_size, module.eps, batch_dim=1)
+    if module.weight is None:
+        return y
+    shape = (copies, 1, x.shape[2]) + (1,) * (x.dim() - 3)
+    return y * state[f"{prefix}weight"].view(shape) + state[f"{prefix}bias"].view(shape)
 
 
 @torch.no_grad()

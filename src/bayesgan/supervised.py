@@ -16,6 +16,7 @@ from torch import nn
 
 from bayesgan.data.base import GANDataModule
 from bayesgan.models import Architecture
+from bayesgan.reference_batches import fill_references, labelled_examples
 
 
 def build_classifier(
@@ -76,6 +77,8 @@ def train_supervised(
     x_lab, y_lab = splits.train_x[labelled], splits.train_y[labelled]
 
     network = build_classifier(architecture, datamodule.data_shape, datamodule.num_classes, seed)
+    # Virtual batch norm's reference batch (a no-op without it): labelled examples only, as the method's.
+    fill_references(network, data=lambda size: labelled_examples(datamodule, size, seed))
     network.train()
     optimizer = torch.optim.Adam(network.parameters(), lr=lr, betas=(0.5, 0.999))
     generator = torch.Generator().manual_seed(seed)

@@ -19,13 +19,14 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from bayesgan import losses
+from bayesgan import losses, reference_batches
 from bayesgan.models import Architecture
 from bayesgan.models.layers import frozen_running_stats
 from bayesgan.module import BayesGAN
 from bayesgan.objectives import Objective
 from bayesgan.posterior import PosteriorSpec
 from bayesgan.protocol import RunSpec
+from bayesgan.seeding import mix_seed
 
 
 class EnsembleGAN(BayesGAN):
@@ -65,6 +66,20 @@ class EnsembleGAN(BayesGAN):
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
         if stage == "fit" and datamodule is not None and getattr(datamodule, "copy_subsets", None) is None:
             datamodule.use_copy_subsets(self.generator.num_copies, self.subset_fraction)
+
+    def on_fit_start(self) -> None:
+        # Virtual batch norm: discriminator c's reference batch comes from its own subset, like its data.
+        datamodule = getattr(self.trainer, "datamodule", None)
+        subsets = getattr(datamodule, "copy_subsets", None)
+
+        def per_copy(size: int) -> Tensor:
+            examples = [
+                reference_batches.training_examples(datamodule, size, mix_seed(self.seed, c), subset)
+                for c, subset in enumerate(subsets)
+            ]
+            return torch.stack(examples)
+
+        reference_batches.fill_for_method(self, datamodule, data=per_copy if subsets is not None else None)
 
     def discriminator_loss(self, batch: Mapping[str, Tensor], fakes: Tensor) -> Tensor:
         """Per copy c: its real minibatch ``x_copies[c]`` and the fakes of generator c only. [C]"""

@@ -83,6 +83,16 @@ class StateHistory(nn.Module):
         self.next_slot.fill_((slot + 1) % self.size)
         self.filled.fill_(min(self.size, int(self.filled) + 1))
 
+    @torch.no_grad()
+    def reset(self, state: Mapping[str, Tensor]) -> None:
+        """Hold ``state`` only (every slot set to it, as at construction, so no buffer keeps old values)."""
+        for name in self.names:
+            held = getattr(self, self._slot(name))
+            held.copy_(state[name].unsqueeze(0).expand_as(held))
+        self.filled.fill_(0)
+        self.next_slot.fill_(0)
+        self.push(state)
+
     def states(self) -> list[dict[str, Tensor]]:
         """The held snapshots (views), in slot order: only their mean is used, which ignores the order."""
         return [
@@ -142,6 +152,13 @@ class ProbGAN(BayesGAN):
             return self.discriminator.current_state(detach=True)
         state = self.generator.current_state(detach=True)
         return {name: state[name] for name in self.generator.param_names}
+
+    def on_fit_start(self) -> None:
+        super().on_fit_start()  # fills virtual batch norm's reference batches, if any
+        if self.history is not None and self.iteration == 0:
+            # Iteration 0's snapshot was taken before they were filled (NaN): take it again (a fresh run's
+            # weights have not moved yet, so without virtual batch norm this changes nothing).
+            self.history.reset(self._inherited_source())
 
     # -- the potentials -------------------------------------------------------------------------------------
     def fake_logits(

@@ -10,6 +10,7 @@ logger and the report treat it like any other run; the generation callbacks skip
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import pytorch_lightning as pl
@@ -18,6 +19,7 @@ import torch.nn.functional as F
 from pytorch_lightning.utilities import rank_zero_info
 from torch import Tensor
 
+from bayesgan import reference_batches
 from bayesgan.checkpointing import TrainingStateHooks
 from bayesgan.models import Architecture
 from bayesgan.posterior import PosteriorSpec
@@ -70,6 +72,13 @@ class SupervisedClassifier(TrainingStateHooks, pl.LightningModule):
             dataset_size=self.num_data,
             seed=mix_seed(self.seed, _OPTIMIZER),
         )
+
+    def on_fit_start(self) -> None:
+        # Virtual batch norm (model.virtual_batch_norm): the reference batch is labelled examples, the only
+        # data this baseline may see. A restored checkpoint's is kept; a no-op without it.
+        datamodule = self.trainer.datamodule
+        data = functools.partial(reference_batches.labelled_examples, datamodule, seed=self.seed)
+        reference_batches.fill_references(self.classifier, data=data)
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         optimizer = self.optimizers()

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from bayesgan.models import virtual_batch_norm as vbn
 from bayesgan.models.layers import (
     BatchNorm,
     DenseConv2d,
@@ -100,7 +101,9 @@ class DCGAN:
     picks ``output_padding`` per layer so that it reproduces the discriminator's chain exactly in reverse.
     Generator batch norm always uses batch statistics (as the authors' generator); discriminator batch norm
     tracks running statistics. Conv/linear layers directly followed by (non-affine) batch norm carry no bias,
-    since batch norm would cancel it.
+    since batch norm would cancel it. ``virtual_batch_norm`` ("discriminator", "generator", "both") replaces
+    that network's batch norm by virtual batch norm (``bayesgan.models.virtual_batch_norm``; affine as
+    ``bn_affine``) with a reference batch of ``vbn_reference_size`` examples.
     """
 
     z_dim: int = 100
@@ -111,8 +114,11 @@ class DCGAN:
     bn_affine: bool = False
     minibatch_kernels: int = 0  # > 0: minibatch discrimination before the logits (Salimans et al. 2016)
     minibatch_kernel_dim: int = 5
+    virtual_batch_norm: str = "none"  # none | discriminator | generator | both (Salimans et al. 2016)
+    vbn_reference_size: int = 64
 
     def __post_init__(self) -> None:
+        vbn.check_choice("DCGAN", self.virtual_batch_norm, self.vbn_reference_size)
         if self.z_dim < 1 or self.width < 1 or self.max_width < 1:
             raise ValueError(f"DCGAN z_dim, width and max_width must be positive, got {self}")
         if self.kernel_size < 1 or self.kernel_size % 2 == 0:
@@ -149,7 +155,7 @@ class DCGAN:
             conv = DenseConv2d if _dense(in_ch, out_ch, pixels, DENSE_MAX_ELEMENTS_D) else nn.Conv2d
             layers[f"conv{i}"] = conv(in_ch, out_ch, k, stride=2, padding=k // 2, bias=i == 0)
             if i > 0:
-                layers[f"bn{i}"] = BatchNorm(out_ch, affine=self.bn_affine)
+                layers[f"bn{i}"] = self._norm("discriminator", out_ch, track_running_stats=True)
             layers[f"act{i}"] = nn.LeakyReLU(0.2)
             in_ch = out_ch
         layers["flatten"] = nn.Flatten()
@@ -160,6 +166,9 @@ class DCGAN:
             )
             features += self.minibatch_kernels
         layers["logits"] = nn.Linear(features, num_logits)
+        if vbn.applies(self.virtual_batch_norm, "discriminator"):
+            reference = vbn.ReferenceBatch(self.vbn_reference_size, data_shape, "data")
+            layers = vbn.with_reference(layers, reference, "DCGAN discriminator")
         return init_normal(nn.Sequential(layers))
 
     def build_generator(self, data_shape: tuple[int, ...]) -> nn.Module:
@@ -171,7 +180,7 @@ class DCGAN:
         layers: OrderedDict[str, nn.Module] = OrderedDict()
         layers["project"] = nn.Linear(self.z_dim, c0 * hs[-1] * ws[-1], bias=False)
         layers["reshape"] = nn.Unflatten(1, (c0, hs[-1], ws[-1]))
-        layers["bn0"] = BatchNorm(c0, affine=self.bn_affine, track_running_stats=False)
+        layers["bn0"] = self._norm("generator", c0, track_running_stats=False)
         layers["act0"] = nn.ReLU()
         out_channels = [*reversed(widths[:-1]), channels]
         in_ch = c0
@@ -199,11 +208,20 @@ class DCGAN:
                 bias=last,
             )
             if not last:
-                layers[f"bn{i}"] = BatchNorm(out_ch, affine=self.bn_affine, track_running_stats=False)
+                layers[f"bn{i}"] = self._norm("generator", out_ch, track_running_stats=False)
                 layers[f"act{i}"] = nn.ReLU()
             in_ch = out_ch
         layers["tanh"] = nn.Tanh()
+        if vbn.applies(self.virtual_batch_norm, "generator"):
+            reference = vbn.ReferenceBatch(self.vbn_reference_size, (self.z_dim,), "latent")
+            layers = vbn.with_reference(layers, reference, "DCGAN generator")
         return init_normal(nn.Sequential(layers))
+
+    def _norm(self, network: str, features: int, *, track_running_stats: bool) -> nn.Module:
+        """Batch norm, or virtual batch norm where ``virtual_batch_norm`` covers ``network``."""
+        if vbn.applies(self.virtual_batch_norm, network):
+            return vbn.VirtualBatchNorm(features, self.vbn_reference_size, affine=self.bn_affine)
+        return BatchNorm(features, affine=self.bn_affine, track_running_stats=track_running_stats)
 
     def _output_padding(self, size_in: int, target: int, chain: list[int]) -> int:
         # Transposed conv, stride 2, odd k, padding k//2: out = 2·in − 1 + output_padding.

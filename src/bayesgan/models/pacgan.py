@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from bayesgan.models import virtual_batch_norm as vbn
 from bayesgan.models.dcgan import init_normal
 from bayesgan.models.layers import BatchNorm
 from bayesgan.models.mlp import _check_shape
@@ -39,7 +40,9 @@ class Maxout(nn.Module):
 @dataclass
 class PacGANToy:
     """PacGAN's 2-D toy generator and discriminator; defaults are the protocol's (4x400 BN-ReLU generator,
-    3x maxout(200, 5) discriminator, 2-D latent)."""
+    3x maxout(200, 5) discriminator, 2-D latent). ``virtual_batch_norm="generator"`` replaces the generator's
+    batch norm by virtual batch norm (learned scale and shift; ``bayesgan.models.virtual_batch_norm``) with a
+    reference batch of ``vbn_reference_size`` latents; the maxout discriminator has no normalisation."""
 
     z_dim: int = 2
     g_hidden: int = 400
@@ -48,8 +51,16 @@ class PacGANToy:
     d_depth: int = 3
     pieces: int = 5
     bn_momentum: float = 0.05
+    virtual_batch_norm: str = "none"  # none | generator (discriminator/both: refused, nothing to normalise)
+    vbn_reference_size: int = 64
 
     def __post_init__(self) -> None:
+        vbn.check_choice("PacGANToy", self.virtual_batch_norm, self.vbn_reference_size)
+        if vbn.applies(self.virtual_batch_norm, "discriminator"):
+            raise ValueError(
+                "PacGANToy's maxout discriminator has no batch norm to make virtual: use "
+                f"model.virtual_batch_norm=generator (got {self.virtual_batch_norm!r})"
+            )
         sizes = (self.z_dim, self.g_hidden, self.d_hidden, self.pieces)
         if min(sizes) < 1 or self.g_depth < 1 or self.d_depth < 1:
             raise ValueError(f"PacGANToy sizes, depths and pieces must be >= 1, got {self}")
@@ -60,15 +71,21 @@ class PacGANToy:
         """z ``[B, z_dim]`` → x ``[B, *data_shape]`` (linear output, as the protocol)."""
         shape = _check_shape(data_shape)
         layers: OrderedDict[str, nn.Module] = OrderedDict()
-        width = self.z_dim
+        width, virtual = self.z_dim, vbn.applies(self.virtual_batch_norm, "generator")
         for i in range(self.g_depth):
             layers[f"fc{i}"] = nn.Linear(width, self.g_hidden, bias=False)
-            layers[f"bn{i}"] = BatchNorm(self.g_hidden, affine=True, momentum=self.bn_momentum)
+            if virtual:
+                layers[f"bn{i}"] = vbn.VirtualBatchNorm(self.g_hidden, self.vbn_reference_size, affine=True)
+            else:
+                layers[f"bn{i}"] = BatchNorm(self.g_hidden, affine=True, momentum=self.bn_momentum)
             layers[f"act{i}"] = nn.ReLU()
             width = self.g_hidden
         layers["out"] = nn.Linear(width, math.prod(shape))
         if len(shape) > 1:
             layers["reshape"] = nn.Unflatten(1, shape)
+        if virtual:
+            reference = vbn.ReferenceBatch(self.vbn_reference_size, (self.z_dim,), "latent")
+            layers = vbn.with_reference(layers, reference, "PacGANToy generator")
         return init_normal(nn.Sequential(layers))
 
     def build_discriminator(self, data_shape: tuple[int, ...], num_logits: int) -> nn.Module:
