@@ -25,17 +25,7 @@ def test_gemm_transposed_convolution_equals_torch(in_ch, out_ch, size, output_pa
     gemm = GemmConvTranspose2d(
         in_ch, out_ch, 5, stride=2, padding=2, output_padding=output_padding, bias=bias
     )
-    gemm.load_state_dict(native.state_dict())
-    x = torch.randn(3, in_ch, *size)
-    x_native, x_gemm = x.clone().requires_grad_(), x.clone().requires_grad_()
-    y_native, y_gemm = native(x_native), gemm(x_gemm)
-    torch.testing.assert_close(y_gemm, y_native, atol=1e-5, rtol=1e-5)
-    weights = torch.randn_like(y_native)  # a non-trivial loss, so every gradient entry is exercised
-    (y_native * weights).sum().backward()
-    (y_gemm * weights).sum().backward()
-    torch.testing.assert_close(x_gemm.grad, x_native.grad, atol=1e-5, rtol=1e-5)
-    for (name, p_native), p_gemm in zip(native.named_parameters(), gemm.parameters(), strict=True):
-        torch.testing.assert_close(p_gemm.grad, p_native.grad, atol=1e-5, rtol=1e-5, msg=name)
+    assert_same_layer(native, gemm, torch.randn(3, in_ch, *size))
 
 
 def test_stacked_weight_gradient_needs_no_relayout() -> None:
