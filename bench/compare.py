@@ -17,6 +17,7 @@ difference is reported as a paired mean with a bootstrap 95 % interval over seed
     python bench/compare.py --only ring_pacgan --samplers ml    # one part
     python bench/compare.py --report                            # only reprint the tables
     python bench/compare.py --quick                             # smoke test (separate results folder)
+    python bench/compare.py --only ring_pacgan --jobs 12 --trainer gpu   # 12 runs side by side on one GPU
 """
 
 from __future__ import annotations
@@ -27,9 +28,11 @@ import json
 import logging
 import math
 import subprocess
+import sys
 import time
 import warnings
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -77,8 +80,8 @@ LABELS = {
 NO_IMAGE_METRICS = ["callbacks.quality=null", "callbacks.samples=null"]
 # case -> (kind, overrides, samplers)
 CASES: dict[str, tuple[str, list[str], list[str]]] = {
-    "ring_pacgan": ("toy", ["experiment=ring_pacgan"], ["ml", "sghmc", "sgld"]),
-    "grid_pacgan": ("toy", ["experiment=grid_pacgan"], ["ml", "sghmc", "sgld"]),
+    "ring_pacgan": ("toy", ["experiment=ring_pacgan"], ["ml", "sghmc", "sgld", "psgld"]),
+    "grid_pacgan": ("toy", ["experiment=grid_pacgan"], ["ml", "sghmc", "sgld", "psgld"]),
     "digits_20": (
         "digits",
         ["experiment=digits_semi", "dataset.n_labels=20", *NO_IMAGE_METRICS],
@@ -166,6 +169,7 @@ def summary(
         "overrides": overrides,
         "wall_s": round(wall, 1),
         "torch_threads": torch.get_num_threads(),
+        "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": commit,  # of the code this process loaded
         "settings": results.get("settings"),
@@ -183,6 +187,8 @@ def plan(args: argparse.Namespace) -> list[tuple[str, str, int, list[str]]]:
                 if args.samplers and sampler not in args.samplers:
                     continue
                 extra = [f"iterations={args.iterations}"] if args.iterations else []
+                if args.trainer != "cpu" and sampler != "supervised":
+                    extra.append(f"trainer={args.trainer}")
                 gan = [] if sampler == "supervised" else [f"sampler={sampler}"]
                 jobs.append((case, sampler, seed, [*overrides, *gan, f"seed={seed}", *extra]))
     return jobs
@@ -192,11 +198,34 @@ def result_path(results_dir: Path, case: str, sampler: str, seed: int) -> Path:
     return results_dir / case / sampler / f"seed{seed}.json"
 
 
+def run_side_by_side(args: argparse.Namespace, todo: list[tuple[str, str, int, list[str]]]) -> None:
+    """``--jobs N``: each run in its own process (this script, one case/sampler/seed), N at a time."""
+
+    def one(job: tuple[str, str, int, list[str]]) -> None:
+        case, sampler, seed, _ = job
+        log = args.runs / case / sampler / f"seed{seed}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, __file__, "--only", case, "--samplers", sampler, "--seeds", str(seed),
+                   "--results", str(args.results), "--runs", str(args.runs), "--threads", str(args.threads),
+                   "--trainer", args.trainer, "--no-tables"]  # fmt: skip
+        command += ["--iterations", str(args.iterations)] if args.iterations else []
+        with log.open("a") as out:
+            code = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT).returncode
+        status = "done" if code == 0 else f"FAILED (exit {code}, log {log})"
+        print(f"{case} {sampler} seed={seed}: {status}", flush=True)
+
+    with ThreadPoolExecutor(args.jobs) as pool:
+        list(pool.map(one, todo))
+
+
 def run_missing(args: argparse.Namespace) -> None:
     jobs = plan(args)
     todo = [j for j in jobs if not result_path(args.results, *j[:3]).exists()]
     commit = _commit()
     print(f"{len(jobs)} runs requested, {len(jobs) - len(todo)} already done, {len(todo)} to run", flush=True)
+    if args.jobs > 1 and len(todo) > 1:
+        run_side_by_side(args, todo)
+        return
     for i, (case, sampler, seed, overrides) in enumerate(todo, 1):
         print(f"[{i}/{len(todo)}] {case} {sampler} seed={seed} ...", end=" ", flush=True)
         t0 = time.perf_counter()
@@ -300,7 +329,7 @@ def describe(settings: dict[str, Any]) -> str:
 def paired_rows(runs: list[dict[str, Any]], metrics: Sequence[str]) -> list[list[str]]:
     by = {(report.field(r, "sampler"), r["seed"]): r["metrics"] for r in runs}
     rows = []
-    for sampler in ("sghmc", "sgld"):
+    for sampler in ("sghmc", "sgld", "psgld"):
         seeds = sorted(s for (name, s) in by if name == sampler and ("ml", s) in by)
         if not seeds:
             continue
@@ -321,7 +350,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--samplers",
         nargs="+",
-        choices=["ml", "sghmc", "sgld", "supervised"],
+        choices=["ml", "sghmc", "sgld", "psgld", "supervised"],
         default=None,
         help="default: all",
     )
@@ -330,6 +359,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--results", type=Path, default=None, help="default: bench/results/compare")
     parser.add_argument("--runs", type=Path, default=None, help="run directories (default: outputs/compare)")
     parser.add_argument("--report", action="store_true", help="only print the tables of existing results")
+    parser.add_argument("--no-tables", action="store_true", help="run only, print no tables")
+    parser.add_argument("--jobs", type=int, default=1, help="runs side by side, each in its own process")
+    parser.add_argument("--trainer", default="cpu", help="trainer config of the GAN runs (cpu, gpu)")
     # The toy models are small: a second intra-op thread is slower on the shared 2-core machines.
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (0: torch's default)")
     parser.add_argument(
@@ -357,6 +389,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         run_missing(args)
         minutes = (time.perf_counter() - start) / 60
         print(f"Wall time: {minutes:.1f} min (torch threads {torch.get_num_threads()})")
+    if args.no_tables:
+        return
     print(tables(load(args.results), args.only), end="")
     where = "" if args.results == Path("bench/results/compare") else f" --results {args.results}"
     print(f"\nResults: {args.results}/ (reprint: python bench/compare.py --report{where})")

@@ -69,7 +69,16 @@ SEARCHES: dict[str, tuple[list[str], list[list[str]], str]] = {
     # (the comparison uses 0-4): the temperature decides whether the copies spread over the modes.
     "ring_sghmc": (
         [*RING_SHORT, "sampler=sghmc"],
-        [[f"{T}=1,0.01"]],
+        # Session 4: T 0.01 left the discriminator at chance (loss log 2) with lr_per_datum 3e-2, i.e. SGD
+        # with momentum 0.9 at an effective step of 0.3 on the mean loss: smaller steps next.
+        [[f"{T}=1,0.01"], [f"{T}=0.01", f"{LR}=1e-3,3e-3,1e-2"]],
+        "coverage/modes",
+    ),
+    # RMSprop-preconditioned SGLD moves each weight by about lr_per_datum / 2 per step: 2e-4 is the protocol
+    # Adam's 1e-4 step, the preset's ML setting.
+    "ring_psgld": (
+        [*RING_SHORT, "sampler=psgld"],
+        [[f"{T}=1,0.01", f"{LR}=2e-4"]],
         "coverage/modes",
     ),
 }

@@ -23,3 +23,11 @@ def test_quick_benchmark_reports_every_target(tmp_path: Path) -> None:
         assert any(target in line for line in verdicts), target
     assert "load average before" in out and "load average after" in out
     assert "checkpoint sizes (MB): ML-GAN" in out and "bfloat16" in out
+
+
+@pytest.mark.slow
+def test_device_check_passes_on_the_cpu_with_small_networks() -> None:
+    env = os.environ | {"OMP_NUM_THREADS": "1"}
+    command = [sys.executable, str(BENCH.with_name("gpu_check.py")), "--device", "cpu", "--quick"]
+    out = subprocess.run(command, capture_output=True, text=True, check=True, env=env, timeout=600).stdout
+    assert out.count("[PASS]") == 3, out

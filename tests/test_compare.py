@@ -48,6 +48,28 @@ def test_existing_summaries_are_skipped(tmp_path: Path, capsys: pytest.CaptureFi
     assert "1 already done, 0 to run" in capsys.readouterr().out
 
 
+def test_side_by_side_runs_each_missing_job_once_in_its_own_process(tmp_path: Path, monkeypatch) -> None:
+    args = compare.parse_args(
+        ["--only", "ring_pacgan", "--samplers", "ml", "psgld", "--seeds", "0", "1", "--jobs", "3",
+         "--trainer", "gpu", "--results", str(tmp_path / "res"), "--runs", str(tmp_path / "runs")]
+    )  # fmt: skip
+    done = compare.result_path(args.results, "ring_pacgan", "ml", 1)
+    done.parent.mkdir(parents=True)
+    done.write_text("{}")
+    commands = []
+    monkeypatch.setattr(compare.subprocess, "run", lambda c, **_: commands.append(c) or _Done())
+    compare.run_missing(args)
+    commands = [c for c in commands if "--samplers" in c]  # (not the git call that names the commit)
+    jobs = sorted((c[c.index("--samplers") + 1], c[c.index("--seeds") + 1]) for c in commands)
+    assert jobs == [("ml", "0"), ("psgld", "0"), ("psgld", "1")]  # the finished run is not rerun
+    assert all(c[c.index("--trainer") + 1] == "gpu" and "--no-tables" in c for c in commands)
+    assert "trainer=gpu" in compare.plan(args)[0][3] and "sampler=psgld" in compare.plan(args)[1][3]
+
+
+class _Done:
+    returncode, stdout = 0, "abc1234"
+
+
 def test_tables_show_null_row_and_paired_differences_over_shared_seeds() -> None:
     runs = [
         summary(
