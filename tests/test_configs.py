@@ -282,6 +282,18 @@ def test_digits_tuning_reaches_sghmc_and_sgld_only_and_an_override_still_wins(ma
     assert make_config("sampler=ml", tiny=False).sampler.optimizer.lr == 2e-4
 
 
+@pytest.mark.parametrize("name", ["ring_pacgan", "grid_pacgan"])
+def test_toy_psgld_tuning_applies_under_its_experiment_only(make_config, name: str) -> None:
+    """conf/tuning/{ring,grid}_pacgan-psgld.yaml: the ring search's T 0.01 and lr_per_datum 2e-4 (the
+    protocol Adam's 1e-4 step), on the psgld rows of both toy presets and nowhere else."""
+    tuned = make_config(f"experiment={name}", "sampler=psgld", tiny=False).sampler.optimizer
+    assert (tuned.temperature, tuned.lr_per_datum) == (0.01, 2e-4)
+    untuned = make_config("sampler=psgld", tiny=False).sampler.optimizer
+    assert (untuned.temperature, untuned.lr_per_datum) == (1.0, 1e-3)
+    sghmc = make_config(f"experiment={name}", "sampler=sghmc", tiny=False).sampler.optimizer
+    assert sghmc.temperature == 1.0
+
+
 def test_experiment_tuning_callbacks_combines_with_callbacks_none(make_config, tmp_path: Path) -> None:
     """experiment=ring sets callbacks.samples/coverage intervals; with callbacks=none those entries have no
     _target_ and must not be built (they used to fail instantiation)."""
