@@ -283,15 +283,16 @@ def test_digits_tuning_reaches_sghmc_and_sgld_only_and_an_override_still_wins(ma
 
 
 @pytest.mark.parametrize("name", ["ring_pacgan", "grid_pacgan"])
-def test_toy_psgld_tuning_applies_under_its_experiment_only(make_config, name: str) -> None:
-    """conf/tuning/{ring,grid}_pacgan-psgld.yaml: the ring search's T 0.01 and lr_per_datum 2e-4 (the
-    protocol Adam's 1e-4 step), on the psgld rows of both toy presets and nowhere else."""
+def test_toy_tuning_applies_under_its_experiment_and_sampler_only(make_config, name: str) -> None:
+    """conf/tuning/{ring,grid}_pacgan-{psgld,sghmc}.yaml: the ring searches' choices (psgld: T 0.01 and
+    lr_per_datum 2e-4, the protocol Adam's 1e-4 step) on their rows of both toy presets and nowhere else."""
     tuned = make_config(f"experiment={name}", "sampler=psgld", tiny=False).sampler.optimizer
     assert (tuned.temperature, tuned.lr_per_datum) == (0.01, 2e-4)
     untuned = make_config("sampler=psgld", tiny=False).sampler.optimizer
     assert (untuned.temperature, untuned.lr_per_datum) == (1.0, 1e-3)
     sghmc = make_config(f"experiment={name}", "sampler=sghmc", tiny=False).sampler.optimizer
-    assert sghmc.temperature == 1.0
+    assert (sghmc.temperature, sghmc.lr_per_datum) == (0.01, 1e-2)  # its own search's choice
+    assert make_config(f"experiment={name}", "sampler=sgld", tiny=False).sampler.optimizer.temperature == 1.0
 
 
 def test_experiment_tuning_callbacks_combines_with_callbacks_none(make_config, tmp_path: Path) -> None:
