@@ -28,7 +28,7 @@ from torch.func import functional_call, vmap
 
 from bayesgan.ensemble import Ensemble
 from bayesgan.models import DCGAN
-from bayesgan.models.layers import GemmConvTranspose2d
+from bayesgan.models.convolutions import GemmConvTranspose2d
 from bayesgan.samplers import SGHMC
 from step_cases import build_case, cases_for, iterate
 

@@ -10,7 +10,7 @@ from torch import nn
 from torch.func import functional_call, vmap
 
 from bayesgan.models import DCGAN
-from bayesgan.models.layers import DenseConv2d, DenseConvTranspose2d, GemmConvTranspose2d
+from bayesgan.models.convolutions import DenseConv2d, DenseConvTranspose2d, GemmConvTranspose2d
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,8 @@ import torch
 from torch import Tensor, nn
 
 from bayesgan.models import virtual_batch_norm as vbn
-from bayesgan.models.layers import _BATCH_GROUPS, _FREEZE_RUNNING_STATS, BatchNorm, DenseConv, normalise
+from bayesgan.models.convolutions import DenseConv
+from bayesgan.models.layers import _BATCH_GROUPS, _FREEZE_RUNNING_STATS, BatchNorm, normalise
 from bayesgan.models.pacgan import Maxout
 from bayesgan.models.virtual_batch_norm import DropReference, ReferenceBatch, VirtualBatchNorm
 

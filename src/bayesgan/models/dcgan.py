@@ -16,14 +16,13 @@ from dataclasses import dataclass
 from torch import nn
 
 from bayesgan.models import virtual_batch_norm as vbn
-from bayesgan.models.layers import (
-    BatchNorm,
+from bayesgan.models.convolutions import (
     DenseConv2d,
     DenseConvTranspose2d,
     GemmConvTranspose2d,
-    MinibatchDiscrimination,
     dense_conv_elements,
 )
+from bayesgan.models.layers import BatchNorm, MinibatchDiscrimination
 
 MAX_AUTO_LAYERS = 4
 GEMM_MAX_INPUT_PIXELS = 16
