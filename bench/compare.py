@@ -85,12 +85,12 @@ CASES: dict[str, tuple[str, list[str], list[str]]] = {
     "digits_20": (
         "digits",
         ["experiment=digits_semi", "dataset.n_labels=20", *NO_IMAGE_METRICS],
-        ["ml", "sghmc", "sgld", "supervised"],
+        ["ml", "sghmc", "sgld", "psgld", "supervised"],
     ),
     "digits_50": (
         "digits",
         ["experiment=digits_semi", "dataset.n_labels=50", *NO_IMAGE_METRICS],
-        ["ml", "sghmc", "sgld", "supervised"],
+        ["ml", "sghmc", "sgld", "psgld", "supervised"],
     ),
 }
 COMMON = ["logger=none", "trainer.enable_progress_bar=false"]

@@ -59,6 +59,14 @@ SEARCHES: dict[str, tuple[list[str], list[list[str]], str]] = {
         [[f"{T}=0.01", f"{LR}=3e-1,1,3"]],
         "test/bma_accuracy",
     ),
+    # RMSprop-preconditioned SGLD moves each weight by about lr_per_datum / 2 per step: around the tuned
+    # ML-GAN's Adam step (6e-4), at the cold temperature chosen for the other digits samplers.
+    "digits50_psgld": (
+        [*DIGITS_VAL, "sampler=psgld"],
+        # The first grid's largest step was its best (0.886 / 0.925 / 0.939), so the grid was extended once.
+        [[f"{T}=0.01", f"{LR}=3e-4,1e-3,3e-3"], [f"{T}=0.01", f"{LR}=1e-2"]],
+        "test/bma_accuracy",
+    ),
     # The baseline gets the same chance: the ML-GAN's Adam step on the same validation split and seed.
     "digits50_ml": (
         [*DIGITS_VAL, "sampler=ml"],
