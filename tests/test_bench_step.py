@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 BENCH = Path(__file__).resolve().parents[1] / "bench" / "bench_step.py"
 
@@ -26,8 +27,12 @@ def test_quick_benchmark_reports_every_target(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_device_check_passes_on_the_cpu_with_small_networks() -> None:
+@pytest.mark.parametrize(
+    "device",
+    ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU"))],
+)
+def test_device_check_passes_with_small_networks(device: str) -> None:
     env = os.environ | {"OMP_NUM_THREADS": "1"}
-    command = [sys.executable, str(BENCH.with_name("gpu_check.py")), "--device", "cpu", "--quick"]
+    command = [sys.executable, str(BENCH.with_name("gpu_check.py")), "--device", device, "--quick"]
     out = subprocess.run(command, capture_output=True, text=True, check=True, env=env, timeout=600).stdout
     assert out.count("[PASS]") == 3, out
