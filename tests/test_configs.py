@@ -265,7 +265,7 @@ def test_pacgan_presets_follow_the_protocol_per_sampler(make_config, name: str, 
         assert cfg.model == ml.model and cfg.dataset == ml.dataset and cfg.iterations == ml.iterations
 
 
-def test_digits_tuning_reaches_its_samplers_under_the_experiment_only_and_an_override_wins(make_config) -> None:
+def test_digits_tuning_reaches_its_samplers_under_the_experiment_and_an_override_wins(make_config) -> None:
     """conf/tuning/digits_semi-{sghmc,sgld,psgld,ml}.yaml (the searches' cold posteriors, their step sizes)
     apply to their sampler under experiment=digits_semi, at 20 labels too; not without the experiment; a
     command line wins."""
