@@ -93,6 +93,8 @@ CASES: dict[str, tuple[str, list[str], list[str]]] = {
         ["ml", "sghmc", "sgld", "psgld", "supervised"],
     ),
 }
+SAMPLERS = sorted({s for _, _, samplers in CASES.values() for s in samplers})
+BASELINES = ("ml", "supervised")  # every other sampler is a Bayesian row, compared with ml
 COMMON = ["logger=none", "trainer.enable_progress_bar=false"]
 QUICK_ITERATIONS = 30
 
@@ -329,7 +331,7 @@ def describe(settings: dict[str, Any]) -> str:
 def paired_rows(runs: list[dict[str, Any]], metrics: Sequence[str]) -> list[list[str]]:
     by = {(report.field(r, "sampler"), r["seed"]): r["metrics"] for r in runs}
     rows = []
-    for sampler in ("sghmc", "sgld", "psgld"):
+    for sampler in sorted({name for name, _ in by} - set(BASELINES)):
         seeds = sorted(s for (name, s) in by if name == sampler and ("ml", s) in by)
         if not seeds:
             continue
@@ -350,7 +352,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--samplers",
         nargs="+",
-        choices=["ml", "sghmc", "sgld", "psgld", "supervised"],
+        choices=SAMPLERS,
         default=None,
         help="default: all",
     )
