@@ -6,11 +6,15 @@
   gemm      GemmConvTranspose2d (x·W, weight gradient in the weight's layout) vs the previous Wᵀ·x form,
             forward + backward under vmap over 20 copies, batch 64, the generator's first two layers.
   stacked   the toy Bayesian GAN iteration (ring MLP, J_g = 10) with stacked kernels vs vmap.
+  toy       the same iteration without vs with each of session 5's two changes: the column-major weight
+            for inputs narrower than 16 (stacked._NARROW; MKL is 4-5x slower on a narrow product with a
+            row-major right operand, printed first) and one discriminator pass over real and fake
+            examples (Ensemble.fuses_batches).
 
 The variants alternate round by round in one process, so load shifts hit both alike; each line gives the
 median per-round speedup with its min-max.
 
-    python bench/bench_components.py [--rounds 5] [--threads 1] [--only sampler gemm stacked]
+    python bench/bench_components.py [--rounds 5] [--threads 1] [--only sampler gemm stacked toy]
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call, vmap
 
+from bayesgan import stacked as stacked_kernels
 from bayesgan.ensemble import Ensemble
 from bayesgan.models import DCGAN
 from bayesgan.models.convolutions import GemmConvTranspose2d
@@ -131,18 +136,53 @@ def stacked(rounds: int) -> None:
     ab("stacked: toy BGAN, 10 iterations, vmap vs stacked kernels", ten(with_vmap), ten(with_stacked), rounds)
 
 
+def narrow_products(rounds: int) -> None:
+    """grad·W with W [C, out, in] row-major vs column-major: the input gradient of a layer ``in`` wide."""
+    shapes = ((1, 640, 128, 2), (10, 64, 128, 2), (1, 640, 1000, 2), (10, 64, 128, 10))
+    for copies, batch, out, width in shapes:
+        grad, weight = torch.randn(copies, batch, out), torch.randn(copies, out, width)
+
+        def product(g: torch.Tensor, w: torch.Tensor) -> Callable[[], None]:
+            return lambda: [torch.bmm(g, w) for _ in range(100)]  # type: ignore[func-returns-value]
+
+        name = f"narrow: [{copies}, {batch}, {out}]·[{copies}, {out}, {width}] x100, column-major W"
+        ab(name, product(grad, weight), product(grad, weight.mT.contiguous().mT), rounds)
+
+
+def toy(rounds: int) -> None:
+    narrow_products(rounds)
+    case = next(c for c in cases_for(False, False, False) if c.name == "toy BGAN vectorized")
+    narrow = stacked_kernels._NARROW
+
+    def ten(built: object, column_major: bool, fused: bool) -> Callable[[], None]:
+        def run() -> None:
+            stacked_kernels._NARROW = narrow if column_major else 0
+            built.module.discriminator.fuses_batches = fused  # type: ignore[attr-defined]
+            for _ in range(10):
+                iterate(built, "cpu")  # type: ignore[arg-type]
+
+        return run
+
+    built = [build_case(case, False, "cpu") for _ in range(4)]
+    before = ten(built[0], False, False)
+    ab("toy: 10 iterations, + column-major narrow weights", before, ten(built[1], True, False), rounds)
+    ab("toy: 10 iterations, + one pass over real and fakes", before, ten(built[2], False, True), rounds)
+    ab("toy: 10 iterations, + both", before, ten(built[3], True, True), rounds)
+    stacked_kernels._NARROW = narrow
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--only", nargs="+", default=["sampler", "gemm", "stacked"])
+    parser.add_argument("--only", nargs="+", default=["sampler", "gemm", "stacked", "toy"])
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {args.threads} thread(s)")
     for name in args.only:
-        {"sampler": sampler, "gemm": gemm, "stacked": stacked}[name](args.rounds)
+        {"sampler": sampler, "gemm": gemm, "stacked": stacked, "toy": toy}[name](args.rounds)
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

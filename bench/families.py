@@ -2,7 +2,8 @@
 
 Cases (each run is ``bayesgan-train <case overrides> <method overrides> seed=<k>``):
   - ``ring_pacgan``: ``experiment=ring_pacgan`` (the PacGAN/VEEGAN ring protocol and its networks) with
-    ``model=vae_mlp`` and ``model=alpha_gan_mlp`` (α-GAN with the protocol GAN's Adam: lr 1e-4, beta1 0.8);
+    ``model=vae_mlp`` and ``model=alpha_gan_mlp`` (α-GAN with the protocol GAN's Adam: lr 1e-4, beta1 0.8),
+    and ProbGAN with the ring's tuned psgld beside the Bayesian GAN with the same sampler at 5k iterations;
     the table adds the ML-GAN / Bayesian GAN / ProbGAN rows that ``bench/compare.py`` committed.
   - ``digits_unsup``: 8x8 digits without labels, 1,500 iterations, the image metrics (FID/KID/PRDC/classifier
     score in the digits domain classifier's features) at the end: VAE, α-GAN, ML-GAN and Bayesian GAN (SGHMC)
@@ -36,6 +37,8 @@ RUNS = Path("outputs/families")
 KEEP = ("coverage/", "null/", "quality/", "loss/", "diag/")
 RING_METRICS = ["coverage/modes", "coverage/high_quality", "coverage/reverse_kl"]
 IMAGE_METRICS = [f"quality/{k}" for k in ("fid", "kid", "precision", "recall", "classifier_score")]
+# A third of the ring preset's budget, its bank over the second half (as bench/search.py's ring searches).
+RING_THIRD = ["iterations=5000", "posterior.burn_in=2500", "posterior.thin=250"]
 # case -> (case overrides, {method: its overrides}, metrics)
 CASES: dict[str, tuple[list[str], dict[str, list[str]], list[str]]] = {
     "ring_pacgan": (
@@ -50,6 +53,10 @@ CASES: dict[str, tuple[list[str], dict[str, list[str]], list[str]]] = {
                 "method.betas=[0.8,0.999]",
                 "iterations=5000",
             ],
+            # ProbGAN's inference with the ring's tuned sampler (conf/tuning/ring_pacgan-psgld.yaml), and the
+            # Bayesian GAN with the same sampler, budget and seeds: the pair differs only in the inference.
+            "probgan_psgld": ["method=probgan", "sampler=psgld", *RING_THIRD],
+            "psgld_5k": ["sampler=psgld", *RING_THIRD],
         },
         RING_METRICS,
     ),

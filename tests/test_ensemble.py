@@ -233,3 +233,61 @@ def test_fully_connected_families_run_as_stacked_kernels() -> None:
     expected |= {"dcgan8_vbn_d": True, "dcgan8_vbn_g": True}
     for name, stacked in expected.items():
         assert Ensemble(NETS[name][0], 2).stacked_kernels is stacked, name
+
+
+def test_input_gradients_match_loop(case: tuple[Ensemble, tuple[int, ...]]) -> None:
+    # The generator step's gradient reaches the fakes through the discriminator; inputs narrower than 16
+    # (2-D points) take stacked._linear's column-major weight path.
+    ens, in_shape = case
+    warm_up(ens, in_shape)
+    ens.train()
+    refs = members(ens)
+    x = torch.randn(C, B, *in_shape, requires_grad=True)
+    out = ens(x)
+    weights = torch.randn(out.shape[1:])
+    (torch.sin(out) * weights).sum().backward()
+    x_ref = x.detach().clone().requires_grad_()
+    for i, ref in enumerate(refs):
+        (torch.sin(ref(x_ref[i])) * weights).sum().backward()
+    assert x.grad is not None and x_ref.grad is not None
+    assert close(x.grad, x_ref.grad)
+    state = ens.current_state()
+    for i, ref in enumerate(refs):
+        for name, p in ref.named_parameters():
+            assert close(state[name].grad[i], p.grad), (i, name)
+
+
+def test_shared_and_cross_equals_separate_calls(case: tuple[Ensemble, tuple[int, ...]]) -> None:
+    # One pass over the real batch and the fakes must change nothing: outputs, gradients, running stats.
+    ens, in_shape = case
+    warm_up(ens, in_shape)
+    ens.train()
+    start = ens.snapshot()
+    shared = torch.randn(B, *in_shape) * 3 + 1  # statistics unlike the fakes': mixing them would show
+    x = torch.randn(2, B, *in_shape)
+    results = []
+    for together in (True, False):
+        ens.load_snapshot(start)
+        ens.zero_grad(set_to_none=True)
+        if together:
+            real, fake = ens.shared_and_cross(shared, x)
+        else:
+            real, fake = ens(shared, shared_input=True), ens.cross(x)
+        assert real.shape[:2] == (C, B) and fake.shape[:3] == (C, 2, B)
+        (torch.sin(real).sum() + torch.cos(fake).sum()).backward()
+        grads = {n: ens.current_state()[n].grad.clone() for n in ens.param_names}
+        results.append((real.detach(), fake.detach(), grads, ens.snapshot()))
+    (real, fake, grads, after), (real_ref, fake_ref, grads_ref, after_ref) = results
+    assert close(real, real_ref) and close(fake, fake_ref)
+    for name in grads:
+        assert close(grads[name], grads_ref[name]), name
+    for name in after:
+        assert close(after[name], after_ref[name]), name
+
+
+def test_only_batch_independent_vectorized_networks_fuse_batches() -> None:
+    expected = {"mlp_d": True, "mlp_g": True, "pacgan_d": True, "pacgan_g": False, "dcgan8_d": False}
+    expected |= {"dcgan_d": False, "mlp_vbn_d": False, "pacgan_vbn_g": False}
+    for name, fused in expected.items():
+        assert Ensemble(NETS[name][0], 2).fuses_batches is fused, name
+    assert not Ensemble(NETS["mlp_d"][0], 2, vectorize=False).fuses_batches  # the loop stays a reference

@@ -172,6 +172,19 @@ def test_noise_is_fresh_per_tensor_and_per_step(cls) -> None:
     assert abs(corr) < 0.02  # independent: SE ≈ 1/sqrt(1.2e5) ≈ 0.003
 
 
+def test_noise_follows_a_change_of_parameter_dtype() -> None:
+    # The flat noise buffer and its views are kept between steps; parameters recast in place (module.double()
+    # keeps the Parameter objects) must get noise in their new precision, not from a stale float32 buffer.
+    p = nn.Parameter(torch.zeros(50))
+    opt = SGLD([p], num_data=10, batch_size=2, lr=1e-2, prior_std=None)
+    p.grad = torch.zeros_like(p)
+    opt.step()
+    p.data = p.data.double()
+    p.grad = torch.zeros_like(p)
+    opt.step()
+    assert [eps.dtype for eps in opt._draw_noise([p])] == [torch.float64]
+
+
 # -- determinism, resume, generator isolation --
 def _params(seed: int = 0) -> list[nn.Parameter]:
     g = torch.Generator().manual_seed(seed)

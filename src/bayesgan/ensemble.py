@@ -54,6 +54,8 @@ class Ensemble(nn.Module):
         object.__setattr__(self, "_skeleton", copies[0])
         # Fully connected families run as batched kernels on the stacked weights (no vmap overhead).
         self.stacked_kernels = stacked.supports(copies[0])
+        # ... and if no layer looks across examples, shared_and_cross runs its two batches as one.
+        self.fuses_batches = vectorize and stacked.batch_independent(copies[0])
         self.param_names = list(params)
         self.buffer_names = list(buffers)
         self.stacked_params = nn.Module()
@@ -65,10 +67,13 @@ class Ensemble(nn.Module):
 
     # -- state ---------------------------------------------------------------------------------------------
     def current_state(self, *, detach: bool = False) -> State:
-        state = {n: getattr(self.stacked_params, _slot(n)) for n in self.param_names}
+        # The registries themselves, not getattr: nn.Module's attribute lookup is a visible cost per call at
+        # toy scale, and every evaluation starts here.
+        params, buffers = self.stacked_params._parameters, self.stacked_buffers._buffers
+        state: State = {n: params[_slot(n)] for n in self.param_names}  # type: ignore[misc]
         if detach:
             state = {n: t.detach() for n, t in state.items()}
-        state.update({n: getattr(self.stacked_buffers, _slot(n)) for n in self.buffer_names})
+        state.update({n: buffers[_slot(n)] for n in self.buffer_names})  # type: ignore[misc]
         return state
 
     def snapshot(self) -> State:
@@ -154,6 +159,16 @@ class Ensemble(nn.Module):
                 with frozen_running_stats():
                     outputs.append(self._each_batch(*copy_state, x))
         return torch.stack(outputs)
+
+    def shared_and_cross(self, shared: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
+        """``(self(shared, shared_input=True), self.cross(x))``, in one pass when no layer looks across
+        examples (``fuses_batches``; then the batches' grouping cannot matter): one kernel per layer
+        instead of two, the toy iteration's discriminator step."""
+        if not self.fuses_batches:
+            return self(shared, shared_input=True), self.cross(x)
+        both = self(torch.cat([shared, x.flatten(0, 1)]), shared_input=True)
+        n = shared.shape[0]
+        return both[:, :n], both[:, n:].unflatten(1, x.shape[:2])
 
     def features(
         self, x: Tensor, *, shared_input: bool = False, cross: bool = False, detach: bool = False

@@ -117,8 +117,7 @@ class BayesGAN(TrainingStateHooks, pl.LightningModule):
 
     def discriminator_loss(self, batch: Mapping[str, Tensor], fakes: Tensor) -> Tensor:
         """Per discriminator copy NLL [Cd] on the real batch and the fakes [Cg, n, ...] of every G copy."""
-        real_logits = self.discriminator(batch["x"], shared_input=True)
-        fake_logits = self.fake_logits(fakes)
+        real_logits, fake_logits = self.real_and_fake_logits(batch["x"], fakes)
         labelled_logits = None
         if self.semi_supervised:
             with frozen_running_stats():  # test-time statistics come from the unlabelled real stream only
@@ -164,6 +163,14 @@ class BayesGAN(TrainingStateHooks, pl.LightningModule):
             real = self.discriminator.features(batch["x"], shared_input=True).flatten(2).mean(1)  # [Cd, F]
         fake = self.discriminator.features(fakes, cross=True, detach=True).flatten(3).mean(2)  # [Cd, Cg, F]
         return losses.feature_matching(real, fake)
+
+    def real_and_fake_logits(self, real: Tensor, fakes: Tensor) -> tuple[Tensor, Tensor]:
+        """The discriminator step's logits: [Cd, n, L] on the real batch, ``fake_logits(fakes)``. Unless a
+        subclass evaluates fakes its own way, a discriminator without batch-dependent layers sees both
+        in one pass (``Ensemble.shared_and_cross``)."""
+        if type(self).fake_logits is BayesGAN.fake_logits:
+            return self.discriminator.shared_and_cross(real, fakes)
+        return self.discriminator(real, shared_input=True), self.fake_logits(fakes)
 
     def fake_logits(self, fakes: Tensor, *, detach: bool = False) -> Tensor:
         """Every discriminator copy on every generator copy's fakes [Cg, n, ...]: logits [Cd, Cg, n, L].

@@ -26,6 +26,8 @@ from bayesgan.models.layers import _BATCH_GROUPS, _FREEZE_RUNNING_STATS, BatchNo
 from bayesgan.models.pacgan import Maxout
 from bayesgan.models.virtual_batch_norm import DropReference, ReferenceBatch, VirtualBatchNorm
 
+# Inputs narrower than this (2-D points, small latents) take the column-major path in _linear.
+_NARROW = 16
 _ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.ELU, nn.GELU, nn.SiLU, nn.Softplus, nn.Sigmoid)
 _VIRTUAL = (ReferenceBatch, VirtualBatchNorm, DropReference)
 _STACKED = (
@@ -46,6 +48,14 @@ def supports(module: nn.Module) -> bool:
     if isinstance(module, nn.Sequential):
         return all(supports(child) for child in module)
     return isinstance(module, _STACKED)
+
+
+def batch_independent(module: nn.Module) -> bool:
+    """Whether ``module`` has a stacked implementation and treats every example on its own (no batch norm,
+    no reference batch), so that how examples are grouped into batches cannot change any output."""
+    if isinstance(module, nn.Sequential):
+        return all(batch_independent(child) for child in module)
+    return isinstance(module, _STACKED) and not isinstance(module, (BatchNorm, *_VIRTUAL))
 
 
 def run(module: nn.Module, state: Mapping[str, Tensor], x: Tensor, copies: int, shared: bool) -> Tensor:
@@ -92,6 +102,11 @@ def _run(
 def _linear(x: Tensor, weight: Tensor, bias: Tensor | None, shared: bool) -> Tensor:
     """y = x·Wᵀ + b per copy: ``weight`` [C, out, in], ``x`` [C, B, ..., in] or shared [B, ..., in]."""
     copies, weight_t = weight.shape[0], weight.transpose(1, 2)
+    if x.requires_grad and 1 < weight.shape[2] < _NARROW:
+        # The input gradient is grad·W with an output `in` columns wide. CPU BLAS (MKL) is 4-5x slower on
+        # such a narrow product when W is row-major than when it is column-major (bench/narrow_matmul.py):
+        # hand the forward W's transpose as a contiguous copy (in x out numbers) so that autograd's W is.
+        weight_t = weight_t.contiguous()
     if shared:
         flat = x.reshape(-1, x.shape[-1]).expand(copies, -1, -1)
     else:

@@ -118,9 +118,9 @@ class SamplerBase(Optimizer):
         self._num_steps = 0
         self._generator: torch.Generator | None = None
         self._pending_generator_state: Tensor | None = None
-        self._noise_buffer: Tensor | None = None  # scratch space for the flat draw; not state
-        # Parameter list (by identity) -> (sizes, or None for mixed dtypes/devices; shapes); not state.
-        self._noise_layouts: dict[tuple[int, ...], tuple[list[int] | None, list[torch.Size]]] = {}
+        # Parameter list (by identity) -> its flat noise buffer and the views of it shaped like the
+        # parameters (None for mixed dtypes or devices); scratch space, not state.
+        self._noise_layouts: dict[tuple[int, ...], tuple[Tensor, list[Tensor]] | None] = {}
         super().__init__(params, defaults)
 
     # -- hyperparameters -----------------------------------------------------------------------------------
@@ -153,26 +153,30 @@ class SamplerBase(Optimizer):
         """N(0, 1) noise shaped like each of ``params``: one draw from the sampler's own generator over a
         flat buffer (kept between steps), returned as views into it."""
         gen = self._get_generator(params[0].device)
-        # The layout of a parameter list (the same every step) is worked out once: at toy scale the
-        # per-tensor checks and slicing cost more than the draw itself.
+        # A parameter list's buffer and views (the same every step) are made once: at toy scale slicing
+        # and reshaping per step cost several times the draw itself.
         key = tuple(id(p) for p in params)
-        if key not in self._noise_layouts:
-            uniform = len({(p.dtype, p.device) for p in params}) == 1
-            sizes = [p.numel() for p in params] if uniform else None
-            self._noise_layouts[key] = (sizes, [p.shape for p in params])
-        sizes, shapes = self._noise_layouts[key]
-        if sizes is None:
+        layout = self._noise_layouts.get(key)
+        if key not in self._noise_layouts or (layout is not None and layout[0].dtype != params[0].dtype):
+            layout = self._noise_layouts[key] = self._noise_views(params, gen.device)  # new or recast
+        if layout is None:
             # Mixed dtypes or devices (rare): one draw per tensor, still from the one generator in order.
             draws = [torch.randn(p.shape, generator=gen, device=gen.device, dtype=p.dtype) for p in params]
             return [eps.to(p.device) for eps, p in zip(draws, params, strict=True)]
-        total = sum(sizes)
-        buffer = self._noise_buffer
-        if buffer is None or buffer.numel() < total or buffer.dtype != params[0].dtype:
-            buffer = self._noise_buffer = torch.empty(total, device=gen.device, dtype=params[0].dtype)
-        flat = buffer[:total].normal_(generator=gen)
-        if flat.device != params[0].device:  # parameters on a second device still draw from the one stream
-            flat = flat.to(params[0].device)
-        return [part.view(shape) for part, shape in zip(flat.split(sizes), shapes, strict=True)]
+        buffer, views = layout
+        buffer.normal_(generator=gen)
+        if buffer.device != params[0].device:  # parameters on a second device still draw from the one stream
+            flat = buffer.to(params[0].device).split([p.numel() for p in params])
+            return [part.view(p.shape) for part, p in zip(flat, params, strict=True)]
+        return views
+
+    @staticmethod
+    def _noise_views(params: list[Tensor], device: torch.device) -> tuple[Tensor, list[Tensor]] | None:
+        if len({(p.dtype, p.device) for p in params}) != 1:
+            return None
+        sizes = [p.numel() for p in params]
+        buffer = torch.empty(sum(sizes), device=device, dtype=params[0].dtype)
+        return buffer, [part.view(p.shape) for part, p in zip(buffer.split(sizes), params, strict=True)]
 
     # -- generator ------------------------------------------------------------------------------------------
     def _get_generator(self, device: torch.device) -> torch.Generator:
@@ -245,7 +249,6 @@ class SamplerBase(Optimizer):
             _num_steps=self._num_steps,
             _generator=None,
             _pending_generator_state=self._generator_state(),
-            _noise_buffer=None,
             _noise_layouts={},
         )
         return state
