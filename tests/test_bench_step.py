@@ -26,6 +26,16 @@ def test_quick_benchmark_reports_every_target(tmp_path: Path) -> None:
     assert "checkpoint sizes (MB): ML-GAN" in out and "bfloat16" in out
 
 
+def test_only_toy_times_the_toy_cases_and_reports_their_target_alone() -> None:
+    env = os.environ | {"OMP_NUM_THREADS": "1"}
+    command = [sys.executable, str(BENCH), "--quick", "--repeats", "1", "--threads", "1", "--no-memory"]
+    command += ["--only", "toy"]
+    out = subprocess.run(command, capture_output=True, text=True, check=True, env=env, timeout=600).stdout
+    verdicts = [line for line in out.splitlines() if line.startswith(("[PASS]", "[FAIL]"))]
+    assert len(verdicts) == 1 and "toy BGAN vectorized vs loop" in verdicts[0], out
+    assert "toy BGAN loop" in out and "paper" not in out and "checkpoint sizes" not in out
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "device",

@@ -34,4 +34,4 @@ def test_sample_distinct_on_both_paths() -> None:
     for n, k in ((50, 20), (100_000, 5_000)):  # randperm, and rejection of repeats for sparse draws
         drawn = sample_distinct(n, k, torch.Generator().manual_seed(0))
         assert drawn.numel() == k == drawn.unique().numel()
-        assert 0 <= drawn.min() and drawn.max() < n
+        assert drawn.min() >= 0 and drawn.max() < n

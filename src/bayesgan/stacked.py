@@ -104,7 +104,7 @@ def _linear(x: Tensor, weight: Tensor, bias: Tensor | None, shared: bool) -> Ten
     copies, weight_t = weight.shape[0], weight.transpose(1, 2)
     if x.requires_grad and 1 < weight.shape[2] < _NARROW:
         # The input gradient is grad·W with an output `in` columns wide. CPU BLAS (MKL) is 4-5x slower on
-        # such a narrow product when W is row-major than when it is column-major (bench/narrow_matmul.py):
+        # such a narrow product when W is row-major than when it is column-major (bench_components.py toy):
         # hand the forward W's transpose as a contiguous copy (in x out numbers) so that autograd's W is.
         weight_t = weight_t.contiguous()
     if shared:
