@@ -34,6 +34,7 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from bayesgan.allocator import keep_freed_memory
 from step_cases import Case, build_case, cases_for, checkpoint_sizes, iterate, peak_memory_mb
 
 PAPER_SPEEDUP, TOY_SPEEDUP = 1.2, 3.0
@@ -44,6 +45,7 @@ def measure_memory(case: Case, args: argparse.Namespace) -> float | None:
     """Peak memory of one case, measured in a fresh process (this one holds every case at once)."""
     command = [sys.executable, __file__, "--memory-of", case.name, "--threads", str(args.threads)]
     command += ["--quick"] * args.quick + ["--device", args.device] + ["--semi"] * args.semi
+    command += ["--glibc-defaults"] * args.glibc_defaults
     try:
         out = subprocess.run(command, capture_output=True, text=True, check=True, timeout=1800).stdout
         return float(out.strip().splitlines()[-1])
@@ -70,9 +72,14 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--json", help="also write the numbers to this file")
     parser.add_argument("--only", nargs="+", choices=GROUPS, default=list(GROUPS), help="groups of cases")
+    parser.add_argument(
+        "--glibc-defaults", action="store_true", help="keep glibc's malloc thresholds (bench_malloc.py)"
+    )
     parser.add_argument("--memory-of", help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if not args.glibc_defaults:  # what bayesgan-train does (cpu_memory_cache=true)
+        keep_freed_memory()
     cases = [c for c in cases_for(args.quick, args.compile, args.autocast) if c.name.split()[0] in args.only]
 
     if args.memory_of:  # child mode: one case's peak memory, printed as the last line

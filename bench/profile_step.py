@@ -16,6 +16,7 @@ from collections import defaultdict
 import torch
 from torch.profiler import ProfilerActivity, profile
 
+from bayesgan.allocator import keep_freed_memory
 from step_cases import build_case, cases_for, iterate
 
 FAMILIES = (  # first match wins: (family, substrings of the operator name)
@@ -57,6 +58,7 @@ def main() -> None:
     parser.add_argument("--shapes", action="store_true", help="top operators split by input shapes")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    keep_freed_memory()  # as bayesgan-train (cpu_memory_cache=true)
     case = next((c for c in cases_for(args.quick, False, False) if c.name == args.case), None)
     if case is None:
         names = ", ".join(c.name for c in cases_for(args.quick, False, False))

@@ -70,6 +70,7 @@ class TrainSchema:
     checkpoint_every: int = 500
     checkpoint_keep: int = 3
     divergence_loss: float | None = 1000.0
+    cpu_memory_cache: bool = True
     ckpt_path: str | None = None
     method: Any = MISSING  # conf/method: which LightningModule trains (bayesgan.protocol)
     dataset: Any = MISSING

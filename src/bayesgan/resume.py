@@ -24,6 +24,7 @@ CHANGEABLE = (
     "checkpoint_every",
     "checkpoint_keep",
     "divergence_loss",
+    "cpu_memory_cache",
     "logger",
     "callbacks",
     "trainer.enable_progress_bar",

@@ -25,6 +25,7 @@ from pytorch_lightning.callbacks import ProgressBar
 from pytorch_lightning.loggers import WandbLogger
 
 from bayesgan import cli_errors, config, console, loggers, naming, preflight, results_file, resume, run_record
+from bayesgan.allocator import keep_freed_memory
 from bayesgan.callbacks import RunRecord, SaveOnInterrupt
 from bayesgan.callbacks.checkpoint import parent_ignores_sigint
 from bayesgan.checkpointing import CheckpointError, SafeCheckpointIO
@@ -143,6 +144,8 @@ def run(cfg: DictConfig, output_dir: Path | None = None) -> dict[str, Any]:
     hydra_job = output_dir is None
     output_dir = Path(output_dir or HydraConfig.get().runtime.output_dir)
     console.quiet()  # again here: a joblib worker gets the task function, not this module's import
+    if cfg.get("cpu_memory_cache", True):
+        keep_freed_memory()  # before the first large tensor; see bayesgan.allocator
     try:
         record = _record(cfg, output_dir, run_record.read_checkpoint(cfg) if cfg.ckpt_path else None)
         trainer, module, datamodule = build(cfg, output_dir, record)
