@@ -82,6 +82,14 @@ SEARCHES: dict[str, tuple[list[str], list[list[str]], str]] = {
         [[f"{T}=1,0.01"], [f"{T}=0.01", f"{LR}=1e-3,3e-3,1e-2"]],
         "coverage/modes",
     ),
+    # Session 7: the untuned default (T 1, lr_per_datum 3e-2) scored 7 modes at 0.7-1.1 % high quality at
+    # 5-6k iterations of the preset (below the null's 7.2 %), so sgld gets the search the others got. SGLD's
+    # step is lr/2 per unit of gradient, SGHMC's settles near 10 lr: sghmc's best 1e-2 sits near 2e-1 here.
+    "ring_sgld": (
+        [*RING_SHORT, "sampler=sgld"],
+        [[f"{T}=0.01", f"{LR}=3e-2,1e-1,3e-1"]],
+        "coverage/modes",
+    ),
     # RMSprop-preconditioned SGLD moves each weight by about lr_per_datum / 2 per step: 2e-4 is the protocol
     # Adam's 1e-4 step, the preset's ML setting.
     "ring_psgld": (
