@@ -10,6 +10,9 @@ setting is chosen on the test set. The ``test/*`` metrics a job reports are then
     python bench/search.py --list                     # the searches and their multirun command lines
     python bench/search.py digits50_sghmc             # run what is missing, collect, print the table
     python bench/search.py digits50_sghmc --collect   # only collect and print
+
+A job whose committed summary exists is not run again, so on a fresh clone a search reprints its table from
+bench/results/search/ and runs only the jobs it has no summary for.
 """
 
 from __future__ import annotations
@@ -124,13 +127,14 @@ def tag(swept: list[str]) -> str:
     return "_".join(o.split("=", 1)[0].split(".")[-1] + o.split("=", 1)[1] for o in swept)
 
 
-def run_missing(name: str, sweeps: Path) -> None:
+def run_missing(name: str, sweeps: Path, results: Path) -> None:
     base = SEARCHES[name][0]
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     for swept in jobs(name):
         run_dir = sweeps / name / tag(swept)
-        if (run_dir / "results.json").exists():
-            print(f"done: {run_dir}", flush=True)
+        summary = results / name / f"{tag(swept)}.json"
+        if (run_dir / "results.json").exists() or summary.exists():
+            print(f"done: {run_dir if (run_dir / 'results.json').exists() else summary}", flush=True)
             continue
         saved = [run_dir / "checkpoints" / n for n in ("last.ckpt", "interrupted.ckpt")]
         saved = [p for p in saved if p.exists()]
@@ -141,10 +145,12 @@ def run_missing(name: str, sweeps: Path) -> None:
 
 
 def collect(name: str, sweep_dir: Path, out_dir: Path, commit: str) -> list[dict[str, Any]]:
-    """One small JSON per finished job: its overrides, iterations, selected metrics; no checkpoints."""
+    """One small JSON per finished job: its overrides, iterations, selected metrics; no checkpoints.
+
+    Returns every summary in ``out_dir``: the ones just written and those committed earlier (whose run
+    directories may be long gone)."""
     from omegaconf import OmegaConf
 
-    rows = []
     out_dir.mkdir(parents=True, exist_ok=True)
     for job in sorted(sweep_dir.glob("*/results.json")):
         if not (job.parent / ".hydra" / "overrides.yaml").exists():
@@ -161,8 +167,7 @@ def collect(name: str, sweep_dir: Path, out_dir: Path, commit: str) -> list[dict
             "metrics": {k: v for k, v in results.get("metrics", {}).items() if k.startswith(KEEP)},
         }
         (out_dir / f"{job.parent.name}.json").write_text(json.dumps(row, indent=2) + "\n")
-        rows.append(row)
-    return rows
+    return [json.loads(p.read_text()) for p in sorted(out_dir.glob("*.json"))]
 
 
 def table(name: str, rows: list[dict[str, Any]]) -> str:
@@ -171,7 +176,9 @@ def table(name: str, rows: list[dict[str, Any]]) -> str:
     extra = next(cols for prefix, cols in EXTRA_COLUMNS.items() if metric.startswith(prefix))
     header = [*swept, metric, *extra]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row in sorted(rows, key=lambda r: -(r["metrics"].get(metric) or -1)):
+    # Best first: by the selected metric, ties (e.g. 8 of 8 modes) by the first column beside it.
+    ranked = sorted(rows, key=lambda r: [-(r["metrics"].get(k) or -1) for k in (metric, extra[0])])
+    for row in ranked:
         values = dict(o.split("=", 1) for o in row["overrides"])
         m = row["metrics"]
         cells = [values.get(k, "?") for k in swept]
@@ -195,9 +202,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     sweep_dir = args.sweeps / args.name
     if not args.collect:
-        run_missing(args.name, args.sweeps)
+        run_missing(args.name, args.sweeps, args.results)
     rows = collect(args.name, sweep_dir, args.results / args.name, _commit())
-    print(f"\n{args.name}: {len(rows)} jobs, {sweep_dir}\n{table(args.name, rows)}")
+    print(f"\n{args.name}: {len(rows)} jobs, summaries in {args.results / args.name}")
+    print(table(args.name, rows))
 
 
 if __name__ == "__main__":
