@@ -323,6 +323,10 @@ def describe(settings: dict[str, Any]) -> str:
     for key in ("fake_observations", "generator_observations", "labelled_observations"):
         if sampler.get(key) is not None:
             parts.append(f"{key}={sampler[key]}")
+    schedule = sampler.get("step_schedule")
+    if schedule:  # e.g. step PolynomialDecay(gamma=0.55, offset=1000)
+        knobs = ", ".join(f"{k}={v}" for k, v in schedule.items() if not k.startswith("_"))
+        parts.append(f"step {str(schedule.get('_target_', '?')).rsplit('.', 1)[-1]}({knobs})")
     return f"{opt.get('name', sampler.get('name', '?'))} " + ", ".join(
         [f"{settings['iterations']} it.", *parts]
     )

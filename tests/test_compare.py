@@ -135,7 +135,9 @@ def test_settings_are_recorded_and_printed_beside_the_tables(
         "iterations": 1500,
         "z_prior": "uniform",
         "sampler": {"name": "sghmc", "J_g": 4, "J_d": 1, "M": 2, "burn_in": 500, "thin": 100, "bank_size": 10,
-                    "labelled_observations": None},
+                    "labelled_observations": None,
+                    "step_schedule": {"_target_": "bayesgan.samplers.PolynomialDecay", "_partial_": True,
+                                      "gamma": 0.55, "offset": 1000}},
         "optimizer": {"lr": None, "lr_per_datum": 0.1, "friction": 0.1, "temperature": 0.01, "prior_std": 1},
     }  # fmt: skip
     seen = []
@@ -157,5 +159,6 @@ def test_settings_are_recorded_and_printed_beside_the_tables(
         "temperature=0.01",
         "J_g×J_d×M=4×1×2",
         "burn_in/thin/bank=500/100/10",
+        "step PolynomialDecay(gamma=0.55, offset=1000)",
     ):
         assert part in line

@@ -284,7 +284,7 @@ def test_digits_tuning_reaches_its_samplers_under_the_experiment_and_an_override
 
 @pytest.mark.parametrize("name", ["ring_pacgan", "grid_pacgan"])
 def test_toy_tuning_applies_under_its_experiment_and_sampler_only(make_config, name: str) -> None:
-    """conf/tuning/{ring,grid}_pacgan-{psgld,sghmc}.yaml: the ring searches' choices (psgld: T 0.01 and
+    """conf/tuning/{ring,grid}_pacgan-{psgld,sghmc,sgld}.yaml: the ring searches' choices (psgld: T 0.01 and
     lr_per_datum 2e-4, the protocol Adam's 1e-4 step) on their rows of both toy presets and nowhere else."""
     tuned = make_config(f"experiment={name}", "sampler=psgld", tiny=False).sampler.optimizer
     assert (tuned.temperature, tuned.lr_per_datum) == (0.01, 2e-4)
@@ -292,7 +292,9 @@ def test_toy_tuning_applies_under_its_experiment_and_sampler_only(make_config, n
     assert (untuned.temperature, untuned.lr_per_datum) == (1.0, 1e-3)
     sghmc = make_config(f"experiment={name}", "sampler=sghmc", tiny=False).sampler.optimizer
     assert (sghmc.temperature, sghmc.lr_per_datum) == (0.01, 1e-2)  # its own search's choice
-    assert make_config(f"experiment={name}", "sampler=sgld", tiny=False).sampler.optimizer.temperature == 1.0
+    sgld = make_config(f"experiment={name}", "sampler=sgld", tiny=False).sampler.optimizer
+    assert (sgld.temperature, sgld.lr_per_datum) == (0.01, 0.3)  # search ring_sgld's choice
+    assert make_config("sampler=sgld", tiny=False).sampler.optimizer.temperature == 1.0  # elsewhere untuned
 
 
 def test_experiment_tuning_callbacks_combines_with_callbacks_none(make_config, tmp_path: Path) -> None:

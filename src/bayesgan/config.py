@@ -59,6 +59,7 @@ class SamplerSchema:
     bank_precision: str = "float32"
     bank_storage: str = "memory"
     optimizer: Any = MISSING
+    step_schedule: Any = None  # conf/schedule (package sampler.step_schedule); None: a constant step
 
 
 @dataclass

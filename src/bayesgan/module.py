@@ -85,7 +85,7 @@ class BayesGAN(TrainingStateHooks, pl.LightningModule):
         self._last_g_loss = torch.zeros(self.generator.num_copies)
 
     # -- optimisation --------------------------------------------------------------------------------------
-    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+    def configure_optimizers(self) -> Any:
         # num_data = W, the observations each network's likelihood sums over: with p.grad the gradient of
         # the per-observation average L = U_lik / W, the sampler's ∇U = W·p.grad + θ/σ² (docs/posterior.md).
         build = functools.partial(
@@ -103,7 +103,10 @@ class BayesGAN(TrainingStateHooks, pl.LightningModule):
             num_data=self.observations.generator,
             seed=mix_seed(self.seed, _G_SAMPLER),
         )
-        return [d_opt, g_opt]
+        if self.posterior.step_schedule is None:
+            return [d_opt, g_opt]
+        # Lightning saves and restores the schedulers' state; manual optimization steps them (training_step).
+        return [d_opt, g_opt], [self.posterior.step_schedule(d_opt), self.posterior.step_schedule(g_opt)]
 
     def sample_z(self, copies: int, n: int, generator: torch.Generator | None = None) -> Tensor:
         return latents(self.z_prior, (copies, n, self.z_dim), generator, self.device)
@@ -217,6 +220,9 @@ class BayesGAN(TrainingStateHooks, pl.LightningModule):
     def training_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> None:
         d_loss, g_loss = self.update(batch, *self.optimizers(), backward=self.manual_backward)
         self.iteration += 1
+        if self.posterior.step_schedule is not None:
+            for schedule in self.lr_schedulers():  # type: ignore[union-attr]
+                schedule.step()  # the next iteration's step size
         if self.trainer.world_size > 1:
             health.average_buffers_over_ranks(self, self.trainer.world_size)
         reason = health.divergence(self, d_loss, g_loss, self.divergence_loss)

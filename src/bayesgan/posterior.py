@@ -12,6 +12,7 @@ from bayesgan import losses
 from bayesgan.bank import PosteriorBank, check_precision, check_storage
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
+ScheduleFactory = Callable[[torch.optim.Optimizer], torch.optim.lr_scheduler.LRScheduler]
 
 
 @dataclass
@@ -22,7 +23,9 @@ class PosteriorSpec:
     (params, num_data=, batch_size=, dataset_size=, seed=). The ``*_observations`` set how many observations
     the fake, generator and labelled likelihood terms stand for (None: N, N and N_s; docs/posterior.md).
     Burn-in, thinning and size govern the posterior bank; ``bank_precision`` (float32, bfloat16, float16)
-    is the precision its snapshots are stored in, ``bank_storage`` (memory, disk) where.
+    is the precision its snapshots are stored in, ``bank_storage`` (memory, disk) where. ``step_schedule``
+    (None: a constant step) builds a learning-rate scheduler for each sampler, stepped once per iteration
+    (``schedule=polynomial``: ``bayesgan.samplers.PolynomialDecay``).
     """
 
     optimizer: OptimizerFactory
@@ -38,6 +41,7 @@ class PosteriorSpec:
     bank_size: int = 0
     bank_precision: str = "float32"
     bank_storage: str = "memory"
+    step_schedule: ScheduleFactory | None = None
 
     def __post_init__(self) -> None:
         check_precision(self.bank_precision, "posterior.bank_precision")

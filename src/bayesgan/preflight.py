@@ -123,6 +123,17 @@ def check_sampler(method: Any, overrides: list[str]) -> None:
     )
 
 
+def check_schedule(method: Any, cfg: DictConfig) -> None:
+    """Refuse a step schedule (``schedule=...``) for a method that trains without the sampler group."""
+    if cfg.sampler.get("step_schedule") is None or protocol.accepted_samplers(method) is None:
+        return
+    name = getattr(getattr(method, "func", method), "__name__", "this method")
+    raise ConfigError(
+        f"schedule: {name} trains one point estimate with its own Adam (method.lr, method.betas), not with "
+        "a sampler, so sampler.step_schedule would be ignored; drop the schedule override"
+    )
+
+
 def prepare_data(datamodule: LightningDataModule, processes: int | None) -> LightningDataModule:
     """``datamodule`` prepared and set up for fit, here, once (not in every spawned rank); a bad value is
     refused naming its ``dataset.`` key, as is a split that does not divide over the ``processes``."""

@@ -67,6 +67,7 @@ def build(
     preflight.check_objective(cfg)
     method = instantiate(cfg.method)
     preflight.check_sampler(method, _typed_overrides())  # a sampler the method would ignore is refused
+    preflight.check_schedule(method, cfg)
     run_spec = RunSpec(
         data_shape=datamodule.data_shape,
         num_data=datamodule.num_train,

@@ -16,13 +16,15 @@ Common constructor: ``Cls(params, *, num_data, batch_size, lr, ..., seed=0, data
 ``p.grad`` must be the gradient of the per-observation average L = U_lik / W with W = num_data;
 ∇U = num_data·p.grad + p/prior_std², and lr_per_datum gives lr = lr_per_datum / W. See
 ``bayesgan.samplers.base`` for the convention, the private noise generator and the state-dict layout, and
-docs/posterior.md for the Bayesian GAN's U_d, U_g and W.
+docs/posterior.md for the Bayesian GAN's U_d, U_g and W. ``schedule.PolynomialDecay`` decays any of their
+step sizes over time (``schedule=polynomial``).
 """
 
 from bayesgan.samplers.adam import AuthorsRecipe, MLAdam
 from bayesgan.samplers.base import SamplerBase
 from bayesgan.samplers.psgld import PSGLD
+from bayesgan.samplers.schedule import PolynomialDecay
 from bayesgan.samplers.sghmc import SGHMC
 from bayesgan.samplers.sgld import SGLD
 
-__all__ = ["PSGLD", "SGHMC", "SGLD", "AuthorsRecipe", "MLAdam", "SamplerBase"]
+__all__ = ["PSGLD", "SGHMC", "SGLD", "AuthorsRecipe", "MLAdam", "PolynomialDecay", "SamplerBase"]
