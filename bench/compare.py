@@ -93,8 +93,14 @@ CASES: dict[str, tuple[str, list[str], list[str]]] = {
         ["ml", "sghmc", "sgld", "psgld", "supervised"],
     ),
 }
-SAMPLERS = sorted({s for _, _, samplers in CASES.values() for s in samplers})
-BASELINES = ("ml", "supervised")  # every other sampler is a Bayesian row, compared with ml
+# Optional rows, run only when named in --samplers: row -> (sampler, extra overrides, the row its paired
+# differences are taken against). The step-schedule pair gives the ML-GAN the same decay as the sampler.
+VARIANTS: dict[str, tuple[str, list[str], str]] = {
+    "ml_decay": ("ml", ["schedule=polynomial"], "ml"),
+    "psgld_decay": ("psgld", ["schedule=polynomial"], "ml_decay"),
+}
+SAMPLERS = sorted({s for _, _, samplers in CASES.values() for s in samplers} | set(VARIANTS))
+BASELINES = ("ml", "supervised", "ml_decay")  # every other row is a Bayesian row, compared with its baseline
 COMMON = ["logger=none", "trainer.enable_progress_bar=false"]
 QUICK_ITERATIONS = 30
 
@@ -185,13 +191,16 @@ def plan(args: argparse.Namespace) -> list[tuple[str, str, int, list[str]]]:
     for seed in args.seeds:
         for case in args.only:
             _, overrides, samplers = CASES[case]
+            wanted = args.samplers or samplers  # variants only when named
+            samplers = [*samplers, *(v for v, (base, _, _) in VARIANTS.items() if base in samplers)]
             for sampler in samplers:
-                if args.samplers and sampler not in args.samplers:
+                if sampler not in wanted:
                     continue
                 extra = [f"iterations={args.iterations}"] if args.iterations else []
                 if args.trainer != "cpu" and sampler != "supervised":
                     extra.append(f"trainer={args.trainer}")
-                gan = [] if sampler == "supervised" else [f"sampler={sampler}"]
+                base, variant, _ = VARIANTS.get(sampler, (sampler, [], "ml"))
+                gan = [] if sampler == "supervised" else [f"sampler={base}", *variant]
                 jobs.append((case, sampler, seed, [*overrides, *gan, f"seed={seed}", *extra]))
     return jobs
 
@@ -336,16 +345,17 @@ def paired_rows(runs: list[dict[str, Any]], metrics: Sequence[str]) -> list[list
     by = {(report.field(r, "sampler"), r["seed"]): r["metrics"] for r in runs}
     rows = []
     for sampler in sorted({name for name, _ in by} - set(BASELINES)):
-        seeds = sorted(s for (name, s) in by if name == sampler and ("ml", s) in by)
+        baseline = VARIANTS.get(sampler, ("", [], "ml"))[2]
+        seeds = sorted(s for (name, s) in by if name == sampler and (baseline, s) in by)
         if not seeds:
             continue
         cells = []
         for m in metrics:
             a = [by[(sampler, s)].get(m, math.nan) for s in seeds]
-            b = [by[("ml", s)].get(m, math.nan) for s in seeds]
+            b = [by[(baseline, s)].get(m, math.nan) for s in seeds]
             mean, lo, hi = report.paired_bootstrap(a, b)
             cells.append(f"{mean:+.4g} [{lo:+.4g}, {hi:+.4g}]")
-        rows.append([f"{sampler} − ml", str(len(seeds)), *cells])
+        rows.append([f"{sampler} − {baseline}", str(len(seeds)), *cells])
     return rows
 
 

@@ -37,6 +37,24 @@ def test_plan_pairs_seeds_and_runs_in_parts() -> None:
     assert quick.seeds == [0] and quick.results != args.results  # smoke runs never mix with real results
 
 
+def test_variant_rows_run_only_when_named_and_pair_with_their_own_baseline() -> None:
+    default = [(case, sampler) for case, sampler, _, _ in compare.plan(compare.parse_args(["--seeds", "0"]))]
+    assert not any(sampler.endswith("_decay") for _, sampler in default)
+    named = ["--samplers", "psgld_decay", "ml_decay"]
+    args = compare.parse_args(["--only", "ring_pacgan", *named, "--seeds", "0"])
+    jobs = {sampler: overrides for _, sampler, _, overrides in compare.plan(args)}
+    assert set(jobs) == {"psgld_decay", "ml_decay"}
+    assert {"sampler=psgld", "schedule=polynomial"} <= set(jobs["psgld_decay"])
+    assert {"sampler=ml", "schedule=polynomial"} <= set(jobs["ml_decay"])
+    runs = [
+        summary("ring_pacgan", name, seed, coverage__high_quality=hq)
+        for name, seed, hq in [("ml", 0, 10.0), ("ml_decay", 0, 40.0), ("psgld_decay", 0, 70.0),
+                               ("ml", 1, 20.0), ("ml_decay", 1, 60.0), ("psgld_decay", 1, 80.0)]
+    ]  # fmt: skip
+    (row,) = compare.paired_rows(runs, ["coverage/high_quality"])
+    assert row[:3] == ["psgld_decay − ml_decay", "2", "+25 [+20, +30]"]  # (30 + 20) / 2, not against ml
+
+
 def test_existing_summaries_are_skipped(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     args = compare.parse_args(
         ["--only", "ring_pacgan", "--samplers", "ml", "--seeds", "3", "--results", str(tmp_path)]
