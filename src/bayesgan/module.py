@@ -220,9 +220,8 @@ class BayesGAN(TrainingStateHooks, pl.LightningModule):
     def training_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> None:
         d_loss, g_loss = self.update(batch, *self.optimizers(), backward=self.manual_backward)
         self.iteration += 1
-        if self.posterior.step_schedule is not None:
-            for schedule in self.lr_schedulers():  # type: ignore[union-attr]
-                schedule.step()  # the next iteration's step size
+        for schedule in self.lr_schedulers() or []:  # type: ignore[union-attr]  (None: a constant step)
+            schedule.step()  # the next iteration's step size
         if self.trainer.world_size > 1:
             health.average_buffers_over_ranks(self, self.trainer.world_size)
         reason = health.divergence(self, d_loss, g_loss, self.divergence_loss)

@@ -116,18 +116,23 @@ def check_sampler(method: Any, overrides: list[str]) -> None:
     typed = [o.split("=", 1)[1] for o in overrides if o.split("=", 1)[0].lstrip("+~") == "sampler"]
     if accepted is None or not typed or typed[-1] in accepted:
         return
-    name = getattr(getattr(method, "func", method), "__name__", "this method")
+    name = _method_name(method)
     raise ConfigError(
         f"sampler={typed[-1]} does not apply to {name}: it trains one point estimate with its own Adam "
         f"(method.lr, method.betas) and samples no posterior; leave sampler out or use sampler={accepted[0]}"
     )
 
 
+def _method_name(method: Any) -> str:
+    """The class a (partial of a) method config builds, by name, for messages."""
+    return getattr(getattr(method, "func", method), "__name__", "this method")
+
+
 def check_schedule(method: Any, cfg: DictConfig) -> None:
     """Refuse a step schedule (``schedule=...``) for a method that trains without the sampler group."""
     if cfg.sampler.get("step_schedule") is None or protocol.accepted_samplers(method) is None:
         return
-    name = getattr(getattr(method, "func", method), "__name__", "this method")
+    name = _method_name(method)
     raise ConfigError(
         f"schedule: {name} trains one point estimate with its own Adam (method.lr, method.betas), not with "
         "a sampler, so sampler.step_schedule would be ignored; drop the schedule override"
