@@ -26,7 +26,6 @@ import argparse
 import datetime
 import json
 import logging
-import math
 import subprocess
 import sys
 import time
@@ -40,67 +39,13 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from bayesgan import report
 from bayesgan.supervised import train_supervised
 from bayesgan.train import compose_config, run
 
-TOY_METRICS = [
-    "coverage/modes",
-    "coverage/high_quality",
-    "coverage/reverse_kl",
-    "coverage/per_generator_modes_mean",
-    "coverage/per_generator_high_quality_mean",
-    "coverage/per_generator_reverse_kl_mean",
-    "diag/generator_diversity",
-    "diag/rhat_max",
-]
-DIGITS_METRICS = ["test/bma_accuracy", "test/member_accuracy", "test/bma_nll"]
-HEADLINE = {
-    "toy": ["coverage/modes", "coverage/high_quality", "coverage/reverse_kl"],
-    "digits": [
-        "test/bma_accuracy",
-        "test/bma_nll",
-    ],  # the target, and whether the average is better calibrated
-}
-# Column headers of the printed tables (the summaries keep the full metric keys).
-LABELS = {
-    "coverage/modes": "modes",
-    "coverage/high_quality": "% HQ",
-    "coverage/reverse_kl": "reverse KL",
-    "coverage/per_generator_modes_mean": "modes per copy",
-    "coverage/per_generator_high_quality_mean": "% HQ per copy",
-    "coverage/per_generator_reverse_kl_mean": "reverse KL per copy",
-    "diag/generator_diversity": "G diversity",
-    "diag/rhat_max": "max split-R̂",
-    "test/bma_accuracy": "accuracy (BMA)",
-    "test/member_accuracy": "accuracy per sample",
-    "test/bma_nll": "NLL (BMA)",
-}
-# The digits tables report accuracy only; FID/KID/PRDC and sample grids would take half of each run's time.
-NO_IMAGE_METRICS = ["callbacks.quality=null", "callbacks.samples=null"]
-# case -> (kind, overrides, samplers)
-CASES: dict[str, tuple[str, list[str], list[str]]] = {
-    "ring_pacgan": ("toy", ["experiment=ring_pacgan"], ["ml", "sghmc", "sgld", "psgld"]),
-    "grid_pacgan": ("toy", ["experiment=grid_pacgan"], ["ml", "sghmc", "sgld", "psgld"]),
-    "digits_20": (
-        "digits",
-        ["experiment=digits_semi", "dataset.n_labels=20", *NO_IMAGE_METRICS],
-        ["ml", "sghmc", "sgld", "psgld", "supervised"],
-    ),
-    "digits_50": (
-        "digits",
-        ["experiment=digits_semi", "dataset.n_labels=50", *NO_IMAGE_METRICS],
-        ["ml", "sghmc", "sgld", "psgld", "supervised"],
-    ),
-}
-# Optional rows, run only when named in --samplers: row -> (sampler, extra overrides, the row its paired
-# differences are taken against). The step-schedule pair gives the ML-GAN the same decay as the sampler.
-VARIANTS: dict[str, tuple[str, list[str], str]] = {
-    "ml_decay": ("ml", ["schedule=polynomial"], "ml"),
-    "psgld_decay": ("psgld", ["schedule=polynomial"], "ml_decay"),
-}
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/: compare_tables
+from compare_tables import CASES, VARIANTS, headline, load, tables
+
 SAMPLERS = sorted({s for _, _, samplers in CASES.values() for s in samplers} | set(VARIANTS))
-BASELINES = ("ml", "supervised", "ml_decay")  # every other row is a Bayesian row, compared with its baseline
 COMMON = ["logger=none", "trainer.enable_progress_bar=false"]
 QUICK_ITERATIONS = 30
 
@@ -259,104 +204,6 @@ def run_missing(args: argparse.Namespace) -> None:
         print(
             f"{results['iterations']} iterations in {wall:.0f}s: {headline(results['metrics'])}", flush=True
         )
-
-
-def headline(metrics: dict[str, float]) -> str:
-    parts = []
-    if "coverage/modes" in metrics:
-        parts.append(
-            f"modes {metrics['coverage/modes']:.0f}, HQ {metrics['coverage/high_quality']:.1f}%, "
-            f"reverse KL {metrics['coverage/reverse_kl']:.3f}"
-        )
-    if "test/bma_accuracy" in metrics:
-        parts.append(f"test accuracy (BMA) {metrics['test/bma_accuracy']:.4f}")
-    bad = [k for k, v in metrics.items() if isinstance(v, float) and not math.isfinite(v)]
-    return "; ".join(parts + ([f"NON-FINITE: {', '.join(bad)}"] if bad else [])) or "no metrics"
-
-
-# -- tables -------------------------------------------------------------------------------------------------
-def load(results_dir: Path) -> list[dict[str, Any]]:
-    runs = []
-    for path in sorted(results_dir.glob("*/*/seed*.json")):
-        runs.append(json.loads(path.read_text()))
-    return runs
-
-
-def tables(runs: list[dict[str, Any]], cases: Sequence[str]) -> str:
-    out = []
-    for case in cases:
-        kind = CASES[case][0]
-        selected = [r for r in runs if r["experiment"] == case]
-        if not selected:
-            continue
-        seeds = sorted({r["seed"] for r in selected})
-        metrics = TOY_METRICS if kind == "toy" else DIGITS_METRICS
-        rows = report.summarize(report.with_null_rows(selected), ["sampler", "iterations"], metrics)
-        for row in rows:
-            row["metrics"] = {LABELS[k]: v for k, v in row["metrics"].items()}
-        out.append(f"\n## {case}: mean ± std over seeds {', '.join(map(str, seeds))}\n")
-        out.append(report.render(rows))
-        diffs = paired_rows(selected, HEADLINE[kind])
-        if diffs:
-            out.append("\nPaired difference (Bayesian − ML, same seeds), mean [bootstrap 95 % interval]:\n\n")
-            labels = [LABELS[m] for m in HEADLINE[kind]]
-            out.append(report.render_table(["comparison", "pairs", *labels], diffs))
-        described = settings_lines(selected)
-        if described:
-            out.append("\nSettings used:\n" + "".join(f"- {line}\n" for line in described))
-    return "".join(out)
-
-
-def settings_lines(runs: list[dict[str, Any]]) -> list[str]:
-    """One line per sampler: the settings its runs recorded (all seeds' settings, deduplicated)."""
-    by: dict[str, list[str]] = {}
-    for run_ in runs:
-        if run_.get("settings"):
-            text = describe(run_["settings"])
-            seen = by.setdefault(report.field(run_, "sampler"), [])
-            if text not in seen:
-                seen.append(text)
-    return [f"{name}: {' | '.join(texts)}" for name, texts in sorted(by.items())]
-
-
-def describe(settings: dict[str, Any]) -> str:
-    """The knobs a reader needs to rerun a row, compactly."""
-    opt, sampler = settings.get("optimizer", {}), settings.get("sampler", {})
-    skip = {"name", "seed", "lr", "num_data", "batch_size", "dataset_size"}
-    parts = [f"{k}={v}" for k, v in opt.items() if k not in skip and v is not None]
-    if opt.get("lr") is not None:
-        parts.insert(0, f"lr={opt['lr']}")
-    if sampler.get("J_g", 1) * sampler.get("M", 1) > 1:
-        parts.append(f"J_g×J_d×M={sampler['J_g']}×{sampler['J_d']}×{sampler['M']}")
-        parts.append(f"burn_in/thin/bank={sampler['burn_in']}/{sampler['thin']}/{sampler['bank_size']}")
-    for key in ("fake_observations", "generator_observations", "labelled_observations"):
-        if sampler.get(key) is not None:
-            parts.append(f"{key}={sampler[key]}")
-    schedule = sampler.get("step_schedule")
-    if schedule:  # e.g. step PolynomialDecay(gamma=0.55, offset=1000)
-        knobs = ", ".join(f"{k}={v}" for k, v in schedule.items() if not k.startswith("_"))
-        parts.append(f"step {str(schedule.get('_target_', '?')).rsplit('.', 1)[-1]}({knobs})")
-    return f"{opt.get('name', sampler.get('name', '?'))} " + ", ".join(
-        [f"{settings['iterations']} it.", *parts]
-    )
-
-
-def paired_rows(runs: list[dict[str, Any]], metrics: Sequence[str]) -> list[list[str]]:
-    by = {(report.field(r, "sampler"), r["seed"]): r["metrics"] for r in runs}
-    rows = []
-    for sampler in sorted({name for name, _ in by} - set(BASELINES)):
-        baseline = VARIANTS.get(sampler, ("", [], "ml"))[2]
-        seeds = sorted(s for (name, s) in by if name == sampler and (baseline, s) in by)
-        if not seeds:
-            continue
-        cells = []
-        for m in metrics:
-            a = [by[(sampler, s)].get(m, math.nan) for s in seeds]
-            b = [by[(baseline, s)].get(m, math.nan) for s in seeds]
-            mean, lo, hi = report.paired_bootstrap(a, b)
-            cells.append(f"{mean:+.4g} [{lo:+.4g}, {hi:+.4g}]")
-        rows.append([f"{sampler} − {baseline}", str(len(seeds)), *cells])
-    return rows
 
 
 # -- command line -------------------------------------------------------------------------------------------

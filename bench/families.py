@@ -39,6 +39,7 @@ RING_METRICS = ["coverage/modes", "coverage/high_quality", "coverage/reverse_kl"
 IMAGE_METRICS = [f"quality/{k}" for k in ("fid", "kid", "precision", "recall", "classifier_score")]
 # A third of the ring preset's budget, its bank over the second half (as bench/search.py's ring searches).
 RING_THIRD = ["iterations=5000", "posterior.burn_in=2500", "posterior.thin=250"]
+DIGITS_PSGLD = ["sampler.optimizer.temperature=0.01", "sampler.optimizer.lr_per_datum=3e-3"]
 # case -> (case overrides, {method: its overrides}, metrics)
 CASES: dict[str, tuple[list[str], dict[str, list[str]], list[str]]] = {
     "ring_pacgan": (
@@ -72,6 +73,10 @@ CASES: dict[str, tuple[list[str], dict[str, list[str]], list[str]]] = {
             "alpha_gan": ["model=alpha_gan"],
             "ml": ["sampler=ml"],
             "sghmc": ["sampler=sghmc"],
+            # Session 9: psgld with its digits tuning (conf/tuning/digits_semi-psgld.yaml: chosen for
+            # semi-supervised accuracy, not image quality), and ProbGAN with the same sampler.
+            "psgld": ["sampler=psgld", *DIGITS_PSGLD],
+            "probgan_psgld": ["method=probgan", "sampler=psgld", *DIGITS_PSGLD],
         },
         IMAGE_METRICS,
     ),

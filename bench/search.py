@@ -110,6 +110,21 @@ SEARCHES: dict[str, tuple[list[str], list[list[str]], str]] = {
         [["sampler.step_schedule.gamma=0.55,1"]],
         "coverage/modes",
     ),
+    # Session 9: which snapshots to pool. psgld_decay on the ring scored 85 % pooled HQ (10 snapshots from
+    # 7,500 on) while its current copies scored 95 %. One run at the preset's full budget keeps every 250th
+    # iteration from 7,500 on; bench/bank_subsets.py then scores the newest K at stride S (the bank never
+    # feeds back into training, so that is what bank_size=K, thin=250 S would have reported).
+    "ring_psgld_decay_bank": (
+        [
+            "experiment=ring_pacgan",
+            "sampler=psgld",
+            "schedule=polynomial",
+            "posterior.thin=250",
+            "posterior.bank_size=30",
+        ],
+        [["seed=100"]],
+        "coverage/modes",
+    ),
 }
 # Columns printed beside the selected metric, by the metric's family.
 EXTRA_COLUMNS = {

@@ -6,6 +6,7 @@ import importlib.util
 import json
 import math
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 _SPEC = importlib.util.spec_from_file_location("compare", Path(__file__).parents[1] / "bench" / "compare.py")
 compare = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(compare)
+tables = sys.modules["compare_tables"]  # bench/compare_tables.py, imported by compare.py
 
 
 def summary(case: str, sampler: str, seed: int, **metrics: float) -> dict:
@@ -51,7 +53,7 @@ def test_variant_rows_run_only_when_named_and_pair_with_their_own_baseline() -> 
         for name, seed, hq in [("ml", 0, 10.0), ("ml_decay", 0, 40.0), ("psgld_decay", 0, 70.0),
                                ("ml", 1, 20.0), ("ml_decay", 1, 60.0), ("psgld_decay", 1, 80.0)]
     ]  # fmt: skip
-    (row,) = compare.paired_rows(runs, ["coverage/high_quality"])
+    (row,) = tables.paired_rows(runs, ["coverage/high_quality"])
     assert row[:3] == ["psgld_decay − ml_decay", "2", "+25 [+20, +30]"]  # (30 + 20) / 2, not against ml
 
 
@@ -105,8 +107,8 @@ def test_tables_show_null_row_and_paired_differences_over_shared_seeds() -> None
     ]
     runs += [summary("ring_pacgan", "sghmc", s, coverage__modes=m, coverage__high_quality=80.0,
                      coverage__reverse_kl=0.1) for s, m in enumerate([8.0, 8.0])]  # fmt: skip
-    text = compare.tables(runs, ["ring_pacgan"])
-    null_line = next(line for line in text.splitlines() if line.startswith(f"| {compare.report.NULL_ROW}"))
+    text = tables.tables(runs, ["ring_pacgan"])
+    null_line = next(line for line in text.splitlines() if line.startswith(f"| {tables.report.NULL_ROW}"))
     assert "| 3 |" in null_line and "8 ± 0" in null_line and "7.2 ± 0" in null_line
     # Seeds 0 and 1 are paired: modes 8-6 = 2 and 8-7 = 1 -> mean 1.5, interval [1, 2]; HQ -10 exactly.
     diff_line = next(line for line in text.splitlines() if line.startswith("| sghmc − ml"))
@@ -169,7 +171,7 @@ def test_settings_are_recorded_and_printed_beside_the_tables(
     assert "callbacks.quality=null" in seen[0]  # digits rows skip the image metrics they do not report
     saved = json.loads(compare.result_path(tmp_path, "digits_50", "sghmc", 0).read_text())
     assert saved["settings"] == used
-    text = compare.tables(compare.load(tmp_path), ["digits_50"])
+    text = tables.tables(tables.load(tmp_path), ["digits_50"])
     line = next(line for line in text.splitlines() if line.startswith("- sghmc"))
     for part in (
         "1500 it.",

@@ -207,3 +207,40 @@ def test_evaluate_says_when_a_metric_does_not_apply(ring_run: Path, tmp_path: Pa
     assert done.returncode == 0, done.stderr
     assert "accuracy: does not apply to this run" in done.stderr  # unlabelled ring data: no test/* metrics
     assert json.loads((tmp_path / "eval.json").read_text())["metrics"] == {}
+
+
+def _variant(tmp_path_factory: pytest.TempPathFactory, name: str, **posterior: int) -> Path:
+    """The ring run with other bank settings (same seed, so the same training). Coverage is scored with a
+    mode std of 0.4 so that 4 iterations' samples land in modes and the metrics tell banks apart."""
+    common = [o for o in COMMON if o.split("=")[0].removeprefix("posterior.") not in posterior]
+    banks = [f"posterior.{k}={v}" for k, v in posterior.items()]
+    out = tmp_path_factory.mktemp(name)
+    try:
+        run(compose_config([*RING, *common, *banks, "+callbacks.coverage.std=0.4"], out), out)
+    finally:
+        GlobalHydra.instance().clear()
+    return out
+
+
+def test_bank_newest_gives_the_metrics_of_a_run_trained_with_that_bank(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    # 4 iterations, burn-in 1, thin 1: a bank of 3 holds iterations 2, 3, 4. Its newest 2 are the bank of
+    # bank_size 2; its newest 2 at stride 2 (iterations 2 and 4) are the bank of burn-in 0, thin 2.
+    dense = _variant(tmp_path_factory, "dense", bank_size=3)
+    newest = _variant(tmp_path_factory, "newest", bank_size=2)
+    coarse = _variant(tmp_path_factory, "coarse", burn_in=0, thin=2, bank_size=2)
+    for args, reference, kept in (([2], newest, [3, 4]), ([2, "--bank-stride", 2], coarse, [2, 4])):
+        out = dense / "subset.json"
+        done = cli("evaluate", dense, "coverage", "--out", out, "--bank-newest", *args)
+        assert done.returncode == 0, done.stderr
+        written = json.loads(out.read_text())
+        assert written["bank_iterations"] == kept
+        trained = json.loads((reference / "results.json").read_text())["metrics"]
+        _close(
+            written["metrics"], trained, ("coverage/modes", "coverage/high_quality", "coverage/reverse_kl")
+        )
+        whole = json.loads((dense / "results.json").read_text())["metrics"]["coverage/reverse_kl"]
+        assert not math.isclose(whole, written["metrics"]["coverage/reverse_kl"])  # the subset matters
+    done = cli("evaluate", dense, "--bank-newest", 2, "--bank-stride", 3)
+    assert done.returncode == 2 and "needs 4 snapshots, the bank has 3" in done.stderr, done.stderr

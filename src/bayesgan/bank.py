@@ -96,6 +96,21 @@ class PosteriorBank:
             raise RuntimeError("a disk bank needs a directory: call bank.attach(<run directory>/bank) first")
         return self.directory / f"{stem}_{network}.pt"
 
+    def keep_newest(self, count: int, stride: int = 1) -> None:
+        """Drop all but ``count`` snapshots: the newest, then every ``stride``-th one counting back from it.
+
+        The bank never feeds back into training, so ``keep_newest(k)`` leaves exactly the bank a run with
+        ``bank_size=k`` would have ended with, and a stride s the bank of ``thin`` x s when the newest
+        snapshot lies on that coarser grid. Used to choose burn-in and bank size from one finished run."""
+        if count < 1 or stride < 1:
+            raise ValueError(f"keep_newest needs count >= 1 and stride >= 1, got {count} and {stride}")
+        kept = list(range(len(self) - 1, -1, -stride))[:count][::-1]
+        snapshots, iterations = [self.snapshots[i] for i in kept], [self.iterations[i] for i in kept]
+        self.snapshots.clear()
+        self.iterations.clear()
+        self.snapshots.extend(snapshots)
+        self.iterations.extend(iterations)
+
     def __len__(self) -> int:
         return len(self.snapshots)
 

@@ -1,0 +1,67 @@
+"""Which posterior snapshots to pool: one finished run's metrics for each "newest K at stride S" subset.
+
+The bank never feeds back into training, so the newest K snapshots at stride S of a run trained with
+``posterior.thin=t`` are the bank a run with ``bank_size=K, thin=t*S`` would have ended with (when the newest
+snapshot lies on the coarser grid): one run with a dense bank answers how many snapshots to pool and from
+when, without retraining. Each subset goes through ``bayesgan-evaluate``'s code (the run's own callbacks,
+seeded latents), so a row equals ``bayesgan-evaluate RUN --bank-newest K --bank-stride S``.
+
+    python bench/bank_subsets.py outputs/search/ring_psgld_decay_bank/seed100 --newest 1 2 4 --stride 1 3 \\
+        --out bench/results/search/ring_psgld_decay_bank/bank_subsets.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bayesgan.cli.evaluate import PROG, evaluate, select_snapshots
+from bayesgan.cli.loading import load_run
+
+COLUMNS = ("coverage/modes", "coverage/high_quality", "coverage/reverse_kl")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", help="a run directory (its checkpoints/last.ckpt) or a checkpoint")
+    parser.add_argument("--newest", type=int, nargs="+", default=[1, 2, 3, 4, 6, 10])
+    parser.add_argument("--stride", type=int, nargs="+", default=[1])
+    parser.add_argument("--metric", default="coverage", help="the run's callback to evaluate")
+    parser.add_argument("--out", type=Path, default=None, help="write the rows as JSON")
+    args = parser.parse_args(argv)
+    run = load_run(args.run, PROG)
+    bank = run.module.bank
+    snapshots, iterations = list(bank.snapshots), list(bank.iterations)
+    rows = []
+    for stride in args.stride:
+        for newest in args.newest:
+            if (newest - 1) * stride + 1 > len(snapshots):
+                print(f"skip: newest {newest} at stride {stride} needs more than {len(snapshots)} snapshots")
+                continue
+            for held, full in ((bank.snapshots, snapshots), (bank.iterations, iterations)):
+                held.clear()
+                held.extend(full)
+            kept = select_snapshots(run, newest, stride)
+            metrics = evaluate(run, [args.metric])
+            rows.append({"newest": newest, "stride": stride, "iterations": kept, "metrics": metrics})
+            cells = " ".join(f"{metrics.get(c, float('nan')):8.4g}" for c in COLUMNS)
+            print(f"stride {stride} newest {newest:3d} ({kept[0]}-{kept[-1]}): {cells}", flush=True)
+    print("\n| stride | newest K | iterations | " + " | ".join(COLUMNS) + " |")
+    print("|---|---|---|" + "---|" * len(COLUMNS))
+    for row in rows:
+        m = row["metrics"]
+        cells = " | ".join(f"{m.get(c, float('nan')):.4g}" for c in COLUMNS)
+        span = f"{row['iterations'][0]}-{row['iterations'][-1]}"
+        print(f"| {row['stride']} | {row['newest']} | {span} | {cells} |")
+    if args.out is not None:
+        record = {"run": str(args.run), "checkpoint": str(run.checkpoint), "rows": rows}
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(record, indent=2) + "\n")
+        print(f"wrote {args.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
