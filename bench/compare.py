@@ -43,7 +43,8 @@ from bayesgan.supervised import train_supervised
 from bayesgan.train import compose_config, run
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/: compare_tables
-from compare_tables import CASES, VARIANTS, headline, load, tables
+import derived_rows
+from compare_tables import CASES, DERIVED, VARIANTS, headline, load, tables
 
 SAMPLERS = sorted({s for _, _, samplers in CASES.values() for s in samplers} | set(VARIANTS))
 COMMON = ["logger=none", "trainer.enable_progress_bar=false"]
@@ -127,7 +128,7 @@ def summary(
         "commit": commit,  # of the code this process loaded
         "settings": results.get("settings"),
         "metrics": {k: v for k, v in results["metrics"].items() if k.startswith(keep)},
-    }
+    } | ({"derived_from": results["derived_from"]} if "derived_from" in results else {})
 
 
 def plan(args: argparse.Namespace) -> list[tuple[str, str, int, list[str]]]:
@@ -192,7 +193,17 @@ def run_missing(args: argparse.Namespace) -> None:
             newest = max(saved, key=lambda p: p.stat().st_mtime)
             print(f"(resuming {newest})", end=" ", flush=True)
             overrides = [*overrides, f"ckpt_path={newest.resolve()}"]
-        results = (train_baseline if sampler == "supervised" else train_gan)(overrides, run_dir)
+        results = None
+        if sampler in DERIVED:  # a subset of a finished run's snapshots: evaluated, not trained again
+            source = result_path(args.results, case, DERIVED[sampler][0], seed)
+            results = derived_rows.from_source(
+                sampler, [*overrides, *COMMON], args.runs / case, source, run_dir
+            )
+        if results is None:
+            results = (train_baseline if sampler == "supervised" else train_gan)(overrides, run_dir)
+        elif "cfg" in results:
+            print(f"(pooled from {results['derived_from']['checkpoint']})", end=" ", flush=True)
+            results["settings"] = settings(results.pop("cfg"))
         wall = time.perf_counter() - t0
         path = result_path(args.results, case, sampler, seed)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -66,6 +66,12 @@ VARIANTS: dict[str, tuple[str, list[str], str]] = {
     "ml_decay": ("ml", ["schedule=polynomial"], "ml"),
     "psgld_decay": ("psgld", ["schedule=polynomial"], "ml_decay"),
 }
+# Rows that pool a subset of another row's snapshots (bench/derived_rows.py): row -> (source row, its extra
+# bank overrides, newest K, stride S); each is also a variant (the source's overrides plus the extra ones).
+DERIVED: dict[str, tuple[str, list[str], int, int]] = {}
+for _row, (_source, _extra, _, _) in DERIVED.items():
+    _base, _overrides, _paired = VARIANTS[_source]
+    VARIANTS[_row] = (_base, [*_overrides, *_extra], _paired)
 BASELINES = ("ml", "supervised", "ml_decay")  # every other row is a Bayesian row, compared with its baseline
 
 

@@ -182,3 +182,30 @@ def test_settings_are_recorded_and_printed_beside_the_tables(
         "step PolynomialDecay(gamma=0.55, offset=1000)",
     ):
         assert part in line
+
+
+def test_a_row_pooling_fewer_snapshots_is_evaluated_from_its_source_run_and_equals_training_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 30 iterations, a snapshot every 5 from 10 on, bank of 4: iterations 15, 20, 25, 30. The derived row
+    # pools the newest 2 (25, 30): what bank_size=2 keeps. It must not train, and equal the row trained.
+    dense = ["posterior.burn_in=10", "posterior.thin=5", "posterior.bank_size=4", "iterations=30"]
+    dense += ["+callbacks.coverage.std=0.1"]  # some of 30 iterations' samples land in modes
+    monkeypatch.setitem(tables.VARIANTS, "dense", ("psgld", dense, "ml"))
+    monkeypatch.setitem(tables.VARIANTS, "newest2", ("psgld", [*dense, "posterior.bank_size=2"], "ml"))
+    monkeypatch.setitem(tables.DERIVED, "newest2", ("dense", ["posterior.bank_size=2"], 2, 1))
+    args = compare.parse_args(["--only", "ring_pacgan", "--samplers", "psgld", "--seeds", "0"])
+    args.results, args.runs, args.samplers = tmp_path / "results", tmp_path / "runs", ["dense"]
+    compare.run_missing(args)  # trains the source row
+    args.samplers = ["newest2"]
+    monkeypatch.setattr(compare, "train_gan", lambda *_: pytest.fail("a derived row was trained"))
+    compare.run_missing(args)
+    derived = json.loads(compare.result_path(args.results, "ring_pacgan", "newest2", 0).read_text())
+    assert derived["derived_from"]["bank_iterations"] == [25, 30]
+    assert derived["settings"]["sampler"]["bank_size"] == 2
+    monkeypatch.undo()
+    reference = compare.train_gan(derived["overrides"], tmp_path / "trained")  # the row trained for real
+    for key in ("coverage/modes", "coverage/high_quality", "coverage/reverse_kl", "null/high_quality"):
+        assert math.isclose(derived["metrics"][key], reference["metrics"][key], rel_tol=1e-5), key
+    source = json.loads(compare.result_path(args.results, "ring_pacgan", "dense", 0).read_text())
+    assert derived["metrics"]["coverage/reverse_kl"] != source["metrics"]["coverage/reverse_kl"]
