@@ -21,7 +21,11 @@ from pathlib import Path
 from bayesgan.cli.evaluate import PROG, evaluate, select_snapshots
 from bayesgan.cli.loading import load_run
 
-COLUMNS = ("coverage/modes", "coverage/high_quality", "coverage/reverse_kl")
+# Columns by the evaluated callback (any other prints every metric it returns).
+COLUMNS = {
+    "coverage": ("coverage/modes", "coverage/high_quality", "coverage/reverse_kl"),
+    "accuracy": ("test/bma_accuracy", "test/bma_nll", "test/member_accuracy"),
+}
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -33,6 +37,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=None, help="write the rows as JSON")
     args = parser.parse_args(argv)
     run = load_run(args.run, PROG)
+    columns: Sequence[str] = COLUMNS.get(args.metric, ())
     bank = run.module.bank
     snapshots, iterations = list(bank.snapshots), list(bank.iterations)
     rows = []
@@ -46,14 +51,15 @@ def main(argv: Sequence[str] | None = None) -> None:
                 held.extend(full)
             kept = select_snapshots(run, newest, stride)
             metrics = evaluate(run, [args.metric])
+            columns = columns or sorted(metrics)
             rows.append({"newest": newest, "stride": stride, "iterations": kept, "metrics": metrics})
-            cells = " ".join(f"{metrics.get(c, float('nan')):8.4g}" for c in COLUMNS)
+            cells = " ".join(f"{metrics.get(c, float('nan')):8.4g}" for c in columns)
             print(f"stride {stride} newest {newest:3d} ({kept[0]}-{kept[-1]}): {cells}", flush=True)
-    print("\n| stride | newest K | iterations | " + " | ".join(COLUMNS) + " |")
-    print("|---|---|---|" + "---|" * len(COLUMNS))
+    print("\n| stride | newest K | iterations | " + " | ".join(columns) + " |")
+    print("|---|---|---|" + "---|" * len(columns))
     for row in rows:
         m = row["metrics"]
-        cells = " | ".join(f"{m.get(c, float('nan')):.4g}" for c in COLUMNS)
+        cells = " | ".join(f"{m.get(c, float('nan')):.4g}" for c in columns)
         span = f"{row['iterations'][0]}-{row['iterations'][-1]}"
         print(f"| {row['stride']} | {row['newest']} | {span} | {cells} |")
     if args.out is not None:

@@ -110,6 +110,13 @@ SEARCHES: dict[str, tuple[list[str], list[list[str]], str]] = {
         [["sampler.step_schedule.gamma=0.55,1"]],
         "coverage/modes",
     ),
+    # Session 9: which snapshots to pool on digits. The preset's bank already holds every snapshot after
+    # burn-in (10, every 100th from 600); this job keeps every 50th (20) for bench/bank_subsets.py.
+    "digits50_psgld_bank": (
+        [*DIGITS_VAL, "sampler=psgld", "posterior.thin=50", "posterior.bank_size=20"],
+        [[f"{LR}=3e-3"]],
+        "test/bma_accuracy",
+    ),
     # Session 9: which snapshots to pool. psgld_decay on the ring scored 85 % pooled HQ (10 snapshots from
     # 7,500 on) while its current copies scored 95 %. One run at the preset's full budget keeps every 250th
     # iteration from 7,500 on; bench/bank_subsets.py then scores the newest K at stride S (the bank never
