@@ -110,6 +110,12 @@ SEARCHES: dict[str, tuple[list[str], list[list[str]], str]] = {
         [["sampler.step_schedule.gamma=0.55,1"]],
         "coverage/modes",
     ),
+    # Session 9: psgld's temperature, carried over from sghmc (0.01) until now, at its chosen step.
+    "digits50_psgld_T": (
+        [*DIGITS_VAL, "sampler=psgld"],
+        [[f"{T}=1e-3,1e-1,1", f"{LR}=3e-3"]],
+        "test/bma_accuracy",
+    ),
     # Session 9: which snapshots to pool on digits. The preset's bank already holds every snapshot after
     # burn-in (10, every 100th from 600); this job keeps every 50th (20) for bench/bank_subsets.py.
     "digits50_psgld_bank": (
