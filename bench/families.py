@@ -5,6 +5,7 @@ Cases (each run is ``bayesgan-train <case overrides> <method overrides> seed=<k>
     ``model=vae_mlp`` and ``model=alpha_gan_mlp`` (α-GAN with the protocol GAN's Adam: lr 1e-4, beta1 0.8),
     and ProbGAN with the ring's tuned psgld beside the Bayesian GAN with the same sampler at 5k iterations;
     the table adds the ML-GAN / Bayesian GAN / ProbGAN rows that ``bench/compare.py`` committed.
+  - ``grid_pacgan``: the same on the PacGAN grid (25 modes), at the same budgets;
   - ``digits_unsup``: 8x8 digits without labels, 1,500 iterations, the image metrics (FID/KID/PRDC/classifier
     score in the digits domain classifier's features) at the end: VAE, α-GAN, ML-GAN and Bayesian GAN (SGHMC)
     at the same budget (bench/compare.py has no unsupervised image case).
@@ -56,6 +57,23 @@ CASES: dict[str, tuple[list[str], dict[str, list[str]], list[str]]] = {
             ],
             # ProbGAN's inference with the ring's tuned sampler (conf/tuning/ring_pacgan-psgld.yaml), and the
             # Bayesian GAN with the same sampler, budget and seeds: the pair differs only in the inference.
+            "probgan_psgld": ["method=probgan", "sampler=psgld", *RING_THIRD],
+            "psgld_5k": ["sampler=psgld", *RING_THIRD],
+        },
+        RING_METRICS,
+    ),
+    # Session 9: the grid with the same methods and budgets as the ring (the learned-σ VAE left out: it
+    # collapsed on the ring), ProbGAN and its Bayesian GAN pair with the grid's psgld (= the ring's tuning).
+    "grid_pacgan": (
+        ["experiment=grid_pacgan", "checkpoint_every=2500"],
+        {
+            "vae_std0.05": ["model=vae_mlp", "model.std=0.05", "iterations=5000"],
+            "alpha_gan": [
+                "model=alpha_gan_mlp",
+                "method.lr=1e-4",
+                "method.betas=[0.8,0.999]",
+                "iterations=5000",
+            ],
             "probgan_psgld": ["method=probgan", "sampler=psgld", *RING_THIRD],
             "psgld_5k": ["sampler=psgld", *RING_THIRD],
         },
