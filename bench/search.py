@@ -116,6 +116,13 @@ SEARCHES: dict[str, tuple[list[str], list[list[str]], str]] = {
         [[f"{T}=1e-3,1e-1,1", f"{LR}=3e-3"]],
         "test/bma_accuracy",
     ),
+    # Session 9: the decaying step (schedule=polynomial, b = 1000) on digits, for psgld and for the ML-GAN's
+    # Adam alike, at their chosen steps: does a smaller late step make the members (and the BMA) better?
+    "digits50_decay": (
+        [*DIGITS_VAL, "schedule=polynomial"],
+        [["sampler=psgld,ml", "sampler.step_schedule.gamma=0.55,1"]],
+        "test/bma_accuracy",
+    ),
     # Session 9: which snapshots to pool on digits. The preset's bank already holds every snapshot after
     # burn-in (10, every 100th from 600); this job keeps every 50th (20) for bench/bank_subsets.py.
     "digits50_psgld_bank": (
