@@ -68,7 +68,13 @@ VARIANTS: dict[str, tuple[str, list[str], str]] = {
 }
 # Rows that pool a subset of another row's snapshots (bench/derived_rows.py): row -> (source row, its extra
 # bank overrides, newest K, stride S); each is also a variant (the source's overrides plus the extra ones).
-DERIVED: dict[str, tuple[str, list[str], int, int]] = {}
+# psgld_decay_last: the predictive of the final copies alone (J_g x M = 4 generators; the paper's practice,
+# which generates from the current samples). Chosen on seed 100 (bench/results/search/ring_psgld_decay_bank/
+# bank_subsets.json: % HQ falls from 95.5 with the newest snapshot to 85.1 with the preset's 10, 8 modes in
+# every subset), by the searches' rule: 8 modes, then the highest % HQ.
+DERIVED: dict[str, tuple[str, list[str], int, int]] = {
+    "psgld_decay_last": ("psgld_decay", ["posterior.bank_size=1"], 1, 1),
+}
 for _row, (_source, _extra, _, _) in DERIVED.items():
     _base, _overrides, _paired = VARIANTS[_source]
     VARIANTS[_row] = (_base, [*_overrides, *_extra], _paired)

@@ -123,6 +123,13 @@ SEARCHES: dict[str, tuple[list[str], list[list[str]], str]] = {
         [["sampler=psgld,ml", "sampler.step_schedule.gamma=0.55,1"]],
         "test/bma_accuracy",
     ),
+    # Session 9: more posterior samples per iteration at psgld's chosen settings: chains (M, the BMA's
+    # discriminators) or generator samples (J_g, the fakes each discriminator sees); the preset has 4 x 1 x 2.
+    "digits50_psgld_copies": (
+        [*DIGITS_VAL, "sampler=psgld"],
+        [["posterior.M=4"], ["posterior.J_g=8"]],
+        "test/bma_accuracy",
+    ),
     # Session 9: which snapshots to pool on digits. The preset's bank already holds every snapshot after
     # burn-in (10, every 100th from 600); this job keeps every 50th (20) for bench/bank_subsets.py.
     "digits50_psgld_bank": (
