@@ -65,6 +65,9 @@ CASES: dict[str, tuple[str, list[str], list[str]]] = {
 VARIANTS: dict[str, tuple[str, list[str], str]] = {
     "ml_decay": ("ml", ["schedule=polynomial"], "ml"),
     "psgld_decay": ("psgld", ["schedule=polynomial"], "ml_decay"),
+    # Session 9: 4 chains instead of 2 (digits50_psgld_copies: validation BMA 0.958 vs 0.939 at M = 2; J_g = 8
+    # gave 0.950), so twice the discriminators in the model average, paired with the same ML-GAN.
+    "psgld_m4": ("psgld", ["posterior.M=4"], "ml"),
 }
 # Rows that pool a subset of another row's snapshots (bench/derived_rows.py): row -> (source row, its extra
 # bank overrides, newest K, stride S); each is also a variant (the source's overrides plus the extra ones).
