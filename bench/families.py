@@ -41,44 +41,25 @@ IMAGE_METRICS = [f"quality/{k}" for k in ("fid", "kid", "precision", "recall", "
 # A third of the ring preset's budget, its bank over the second half (as bench/search.py's ring searches).
 RING_THIRD = ["iterations=5000", "posterior.burn_in=2500", "posterior.thin=250"]
 DIGITS_PSGLD = ["sampler.optimizer.temperature=0.01", "sampler.optimizer.lr_per_datum=3e-3"]
+# The toy methods, on the ring and the grid alike.
+TOY_METHODS = {
+    "vae_std0.05": ["model=vae_mlp", "model.std=0.05", "iterations=5000"],  # model=vae_mlp's default
+    # About 2.5x a VAE iteration: a third of the preset's 15k iterations on this shared machine.
+    "alpha_gan": ["model=alpha_gan_mlp", "method.lr=1e-4", "method.betas=[0.8,0.999]", "iterations=5000"],
+    # ProbGAN's inference with the toys' tuned sampler (conf/tuning/ring_pacgan-psgld.yaml; the grid's is the
+    # same), and the Bayesian GAN with the same sampler, budget and seeds: the pair differs only in inference.
+    "probgan_psgld": ["method=probgan", "sampler=psgld", *RING_THIRD],
+    "psgld_5k": ["sampler=psgld", *RING_THIRD],
+}
 # case -> (case overrides, {method: its overrides}, metrics)
 CASES: dict[str, tuple[list[str], dict[str, list[str]], list[str]]] = {
     "ring_pacgan": (
         ["experiment=ring_pacgan", "checkpoint_every=2500"],
-        {
-            "vae": ["model=vae_mlp", "model.std=null"],  # learned variance: collapses to the centre
-            "vae_std0.05": ["model=vae_mlp", "model.std=0.05", "iterations=5000"],  # model=vae_mlp's default
-            # About 2.5x a VAE iteration: a third of the preset's 15k iterations on this shared machine.
-            "alpha_gan": [
-                "model=alpha_gan_mlp",
-                "method.lr=1e-4",
-                "method.betas=[0.8,0.999]",
-                "iterations=5000",
-            ],
-            # ProbGAN's inference with the ring's tuned sampler (conf/tuning/ring_pacgan-psgld.yaml), and the
-            # Bayesian GAN with the same sampler, budget and seeds: the pair differs only in the inference.
-            "probgan_psgld": ["method=probgan", "sampler=psgld", *RING_THIRD],
-            "psgld_5k": ["sampler=psgld", *RING_THIRD],
-        },
+        # The learned-variance VAE collapses to the centre; it is not run on the grid.
+        {"vae": ["model=vae_mlp", "model.std=null"], **TOY_METHODS},
         RING_METRICS,
     ),
-    # Session 9: the grid with the same methods and budgets as the ring (the learned-σ VAE left out: it
-    # collapsed on the ring), ProbGAN and its Bayesian GAN pair with the grid's psgld (= the ring's tuning).
-    "grid_pacgan": (
-        ["experiment=grid_pacgan", "checkpoint_every=2500"],
-        {
-            "vae_std0.05": ["model=vae_mlp", "model.std=0.05", "iterations=5000"],
-            "alpha_gan": [
-                "model=alpha_gan_mlp",
-                "method.lr=1e-4",
-                "method.betas=[0.8,0.999]",
-                "iterations=5000",
-            ],
-            "probgan_psgld": ["method=probgan", "sampler=psgld", *RING_THIRD],
-            "psgld_5k": ["sampler=psgld", *RING_THIRD],
-        },
-        RING_METRICS,
-    ),
+    "grid_pacgan": (["experiment=grid_pacgan", "checkpoint_every=2500"], TOY_METHODS, RING_METRICS),
     "digits_unsup": (
         [
             "dataset=digits",
