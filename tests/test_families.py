@@ -153,6 +153,21 @@ def test_vae_fit_writes_results_samples_and_checkpoint(make_config, tmp_path: Pa
     assert samples.shape == (5, 1, 8, 8) and np.abs(samples).max() <= 1.0  # decoder means in the data range
 
 
+def test_a_gaussian_vae_is_not_stopped_for_its_nelbo_scale_but_a_bernoulli_one_is(
+    make_config, tmp_path: Path
+) -> None:
+    # The grid's coordinates reach ±4: with σ = 0.05 the first NELBO per dimension is about E[x²]/(2σ²) = 1.6e3,
+    # above divergence_loss = 1e3, though nothing has diverged (it stopped such runs at iteration 1).
+    grid = ["dataset=grid", "dataset.num_samples=256", "dataset.batch_size=32", "z_prior=normal"]
+    run(make_config(*grid, "model=vae_mlp", *SMALL_TOY, "model.std=0.05"), tmp_path)
+    results = _results(tmp_path)
+    assert results["diverged_at"] is None and results["iterations"] == 4
+    nets = vae.VAENets(MLP(z_dim=1, hidden=4), likelihood="bernoulli")
+    bernoulli = vae.VAE(nets, data_shape=(1, 1, 2), z_prior="normal")  # 0.7 per pixel at first: 1e3 is not
+    reason = bernoulli.check_divergence({"loss/nelbo_per_dim": torch.tensor(2e3)})
+    assert reason == "loss/nelbo_per_dim 2e+03 exceeds divergence_loss=1000"
+
+
 def test_alpha_gan_fit_on_the_ring_reports_coverage(make_config, tmp_path: Path) -> None:
     cfg = make_config(*RING_ALPHA, "callbacks=default", "callbacks.coverage.num_samples=200")
     run(cfg, tmp_path)
