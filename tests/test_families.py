@@ -156,7 +156,7 @@ def test_vae_fit_writes_results_samples_and_checkpoint(make_config, tmp_path: Pa
 def test_a_gaussian_vae_is_not_stopped_for_its_nelbo_scale_but_a_bernoulli_one_is(
     make_config, tmp_path: Path
 ) -> None:
-    # The grid's coordinates reach ±4: with σ = 0.05 the first NELBO per dimension is about E[x²]/(2σ²) = 1.6e3,
+    # The grid's coordinates reach ±4: with σ = 0.05 the first NELBO per dimension is E[x²]/(2σ²) ≈ 1.6e3,
     # above divergence_loss = 1e3, though nothing has diverged (it stopped such runs at iteration 1).
     grid = ["dataset=grid", "dataset.num_samples=256", "dataset.batch_size=32", "z_prior=normal"]
     run(make_config(*grid, "model=vae_mlp", *SMALL_TOY, "model.std=0.05"), tmp_path)
