@@ -22,9 +22,10 @@ from bayesgan.cli.loading import load_run
 from bayesgan.train import compose_config
 from compare_tables import DERIVED  # row -> (source row, extra bank overrides, newest K, stride S)
 
-# Metrics of the pooled predictive come from the evaluation; the rest (per-copy coverage, traces, split-R̂,
-# losses) describe the training, which the two rows share, and are the source run's.
-POOLED = ("coverage/modes", "coverage/high_quality", "coverage/reverse_kl", "null/")
+# Every evaluation metric comes from the evaluation (the pooled predictive changes; per-copy metrics come out
+# equal, the final copies being the same); traces, split-R̂ and losses describe the shared training and stay
+# the source run's (an evaluation of one state has no trace).
+TRAINING = ("diag/", "loss/")
 
 
 def from_source(
@@ -62,9 +63,8 @@ def derive(
             f"bank settings keep {expected_bank(cfg)}: fix DERIVED[{row!r}]"
         )
     with torch.no_grad():
-        pooled = evaluate(loaded, ["coverage"])
-    metrics = {k: v for k, v in source["metrics"].items() if not k.startswith(POOLED)}
-    metrics |= {k: v for k, v in pooled.items() if k.startswith(POOLED)}
+        evaluated = evaluate(loaded)  # every metric callback of the run, as at the end of its training
+    metrics = dict(source["metrics"]) | {k: v for k, v in evaluated.items() if not k.startswith(TRAINING)}
     return {
         "iterations": loaded.module.iteration,
         "diverged_at": source.get("diverged_at"),

@@ -205,7 +205,9 @@ def test_a_row_pooling_fewer_snapshots_is_evaluated_from_its_source_run_and_equa
     assert derived["settings"]["sampler"]["bank_size"] == 2
     monkeypatch.undo()
     reference = compare.train_gan(derived["overrides"], tmp_path / "trained")  # the row trained for real
-    for key in ("coverage/modes", "coverage/high_quality", "coverage/reverse_kl", "null/high_quality"):
+    pooled = ("coverage/modes", "coverage/high_quality", "coverage/reverse_kl", "null/high_quality")
+    # Per-copy metrics too: the same final copies, but their latents follow the pooled draw's in one stream.
+    for key in (*pooled, "coverage/per_generator_high_quality_mean", "coverage/per_generator_modes_mean"):
         assert math.isclose(derived["metrics"][key], reference["metrics"][key], rel_tol=1e-5), key
     source = json.loads(compare.result_path(args.results, "ring_pacgan", "dense", 0).read_text())
     assert derived["metrics"]["coverage/reverse_kl"] != source["metrics"]["coverage/reverse_kl"]
