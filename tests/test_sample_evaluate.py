@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import io
 import json
 import math
@@ -22,6 +23,7 @@ from PIL import Image
 
 from bayesgan.train import compose_config, run
 
+ROOT = Path(__file__).resolve().parents[1]
 RING = [
     "dataset=ring",
     "dataset.num_samples=256",
@@ -244,3 +246,18 @@ def test_bank_newest_gives_the_metrics_of_a_run_trained_with_that_bank(
         assert not math.isclose(whole, written["metrics"]["coverage/reverse_kl"])  # the subset matters
     done = cli("evaluate", dense, "--bank-newest", 2, "--bank-stride", 3)
     assert done.returncode == 2 and "needs 4 snapshots, the bank has 3" in done.stderr, done.stderr
+    # bench/bank_subsets.py tabulates the same subsets from one loaded run (restoring the bank between them).
+    spec = importlib.util.spec_from_file_location("bank_subsets", ROOT / "bench" / "bank_subsets.py")
+    subsets = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(subsets)
+    with contextlib.redirect_stdout(io.StringIO()):
+        subsets.main([str(dense), "--newest", "1", "2", "--stride", "1", "2", "--out", str(dense / "t.json")])
+    rows = json.loads((dense / "t.json").read_text())["rows"]
+    assert [(r["stride"], r["newest"], r["iterations"]) for r in rows] == [
+        (1, 1, [4]),
+        (1, 2, [3, 4]),
+        (2, 1, [4]),
+        (2, 2, [2, 4]),
+    ]
+    trained = json.loads((coarse / "results.json").read_text())["metrics"]
+    _close(rows[3]["metrics"], trained, ("coverage/modes", "coverage/high_quality", "coverage/reverse_kl"))
