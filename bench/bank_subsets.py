@@ -39,16 +39,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     run = load_run(args.run, PROG)
     columns: Sequence[str] = COLUMNS.get(args.metric, ())
     bank = run.module.bank
-    snapshots, iterations = list(bank.snapshots), list(bank.iterations)
+    whole = bank.state_dict()  # restored before each subset (keep_newest drops the others)
     rows = []
     for stride in args.stride:
         for newest in args.newest:
-            if (newest - 1) * stride + 1 > len(snapshots):
-                print(f"skip: newest {newest} at stride {stride} needs more than {len(snapshots)} snapshots")
+            bank.load_state_dict(whole)
+            if (newest - 1) * stride + 1 > len(bank):
+                print(f"skip: newest {newest} at stride {stride} needs more than {len(bank)} snapshots")
                 continue
-            for held, full in ((bank.snapshots, snapshots), (bank.iterations, iterations)):
-                held.clear()
-                held.extend(full)
             kept = select_snapshots(run, newest, stride)
             metrics = evaluate(run, [args.metric])
             columns = columns or sorted(metrics)

@@ -78,9 +78,10 @@ VARIANTS: dict[str, tuple[str, list[str], str]] = {
 DERIVED: dict[str, tuple[str, list[str], int, int]] = {
     "psgld_decay_last": ("psgld_decay", ["posterior.bank_size=1"], 1, 1),
 }
-for _row, (_source, _extra, _, _) in DERIVED.items():
-    _base, _overrides, _paired = VARIANTS[_source]
-    VARIANTS[_row] = (_base, [*_overrides, *_extra], _paired)
+VARIANTS |= {
+    row: (VARIANTS[source][0], [*VARIANTS[source][1], *extra], VARIANTS[source][2])
+    for row, (source, extra, _, _) in DERIVED.items()
+}
 BASELINES = ("ml", "supervised", "ml_decay")  # every other row is a Bayesian row, compared with its baseline
 
 

@@ -56,11 +56,11 @@ def derive(
     _, _, newest, stride = DERIVED[row]
     cfg = compose_config(overrides, run_dir)
     loaded = load_run(checkpoint, "bench/compare.py")
-    kept = select_snapshots(loaded, newest, stride)
-    if kept != expected_bank(cfg):
+    kept, expected = select_snapshots(loaded, newest, stride), expected_bank(cfg)
+    if kept != expected:
         raise RuntimeError(
             f"{row}: newest {newest} at stride {stride} of {checkpoint} are iterations {kept}, but the row's "
-            f"bank settings keep {expected_bank(cfg)}: fix DERIVED[{row!r}]"
+            f"bank settings keep {expected}: fix DERIVED[{row!r}]"
         )
     with torch.no_grad():
         evaluated = evaluate(loaded)  # every metric callback of the run, as at the end of its training

@@ -49,10 +49,12 @@ COMMON = [
 ]
 
 
-def _train(tmp_path_factory: pytest.TempPathFactory, name: str, overrides: list[str]) -> Path:
+def _train(
+    tmp_path_factory: pytest.TempPathFactory, name: str, overrides: list[str], common: list[str] = COMMON
+) -> Path:
     out = tmp_path_factory.mktemp(name)
     try:
-        run(compose_config([*overrides, *COMMON], out), out)
+        run(compose_config([*overrides, *common], out), out)
     finally:
         GlobalHydra.instance().clear()
     return out
@@ -216,12 +218,7 @@ def _variant(tmp_path_factory: pytest.TempPathFactory, name: str, **posterior: i
     mode std of 0.4 so that 4 iterations' samples land in modes and the metrics tell banks apart."""
     common = [o for o in COMMON if o.split("=")[0].removeprefix("posterior.") not in posterior]
     banks = [f"posterior.{k}={v}" for k, v in posterior.items()]
-    out = tmp_path_factory.mktemp(name)
-    try:
-        run(compose_config([*RING, *common, *banks, "+callbacks.coverage.std=0.4"], out), out)
-    finally:
-        GlobalHydra.instance().clear()
-    return out
+    return _train(tmp_path_factory, name, [*RING, *banks, "+callbacks.coverage.std=0.4"], common)
 
 
 def test_bank_newest_gives_the_metrics_of_a_run_trained_with_that_bank(

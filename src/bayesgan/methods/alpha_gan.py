@@ -100,7 +100,7 @@ class AlphaGAN(PointEstimate):
     ``batch_size`` are not used. Any z prior (C learns to tell it from the codes)."""
 
     family: ClassVar[str] = "alpha_gan"
-    per_term: ClassVar[tuple[str, ...]] = (
+    per_term: tuple[str, ...] = (
         *("loss/d_real", "loss/d_rec", "loss/d_gen", "loss/c_prior", "loss/c_enc"),
         *("loss/g_rec", "loss/g_gen", "loss/e_code"),
     )

@@ -87,7 +87,8 @@ class PointEstimate(TrainingStateHooks, pl.LightningModule):
         """Samples ``[n, *data_shape]`` (in the data's range) for latents ``[n, z_dim]``."""
         raise NotImplementedError
 
-    per_term: ClassVar[tuple[str, ...]] = ()  # losses of about 1 per term, checked against divergence_loss
+    # Losses of about 1 per term, checked against divergence_loss (a family may narrow it per instance).
+    per_term: tuple[str, ...] = ()
     shown: ClassVar[tuple[str, ...]] = ()  # losses on the progress bar (all of them go to the loggers)
 
     def build_network(self, builder: Callable[..., nn.Module], *args: Any) -> nn.Module:

@@ -97,7 +97,7 @@ class VAE(PointEstimate):
     ``z_prior="normal"``."""
 
     family: ClassVar[str] = "vae"
-    per_term: ClassVar[tuple[str, ...]] = ("loss/nelbo_per_dim",)  # Bernoulli: about 0.7 per pixel at first
+    per_term: tuple[str, ...] = ("loss/nelbo_per_dim",)  # Bernoulli: about 0.7 per pixel at first
     shown: ClassVar[tuple[str, ...]] = ("loss/nelbo", "loss/kl")
 
     def __init__(
