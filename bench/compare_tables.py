@@ -68,6 +68,9 @@ VARIANTS: dict[str, tuple[str, list[str], str]] = {
     # Session 9: 4 chains instead of 2 (digits50_psgld_copies: validation BMA 0.958 vs 0.939 at M = 2; J_g = 8
     # gave 0.950), so twice the discriminators in the model average, paired with the same ML-GAN.
     "psgld_m4": ("psgld", ["posterior.M=4"], "ml"),
+    # Session 10: labels weighted as the ML-GAN weighs them, like N = 1,437 training images, not the paper's
+    # N_s (digits50_psgld_labels: validation BMA 0.953 at N or 300, 0.939 at N_s): a tempered labelled term.
+    "psgld_labels": ("psgld", ["posterior.labelled_observations=1437"], "ml"),
 }
 # Rows that pool a subset of another row's snapshots (bench/derived_rows.py): row -> (source row, its extra
 # bank overrides, newest K, stride S); each is also a variant (the source's overrides plus the extra ones).

@@ -46,3 +46,17 @@ def test_the_table_is_reprinted_from_committed_summaries_alone(tmp_path: Path) -
     lines = search.table(name, rows).splitlines()
     assert len(rows) == 2 and len(lines) == 4  # header, rule, one line per summary
     assert "| 5.4 |" in lines[2] and "| 3.3 |" in lines[3]  # a tie on modes goes to the higher HQ
+
+
+def test_shards_split_a_search_between_processes_without_overlap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = "grid_psgld_decay_last"
+    ran: dict[int, list[list[str]]] = {0: [], 1: []}
+    for k in ran:
+        monkeypatch.setattr(search.subprocess, "run", lambda cmd, k=k, **_: ran[k].append(cmd))
+        search.run_missing(name, tmp_path / "sweeps", tmp_path / "results", shard=(k, 2))
+    dirs = [{c[-1] for c in ran[k]} for k in ran]  # hydra.run.dir=... of each job
+    assert len(dirs[0]) == len(dirs[1]) == 2 and not dirs[0] & dirs[1]  # 4 jobs, 2 each, none twice
+    with pytest.raises(SystemExit):
+        search.main(["ring_sghmc", "--shard", "2/2"])
