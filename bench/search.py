@@ -48,6 +48,7 @@ RING_SHORT = [
 T = "sampler.optimizer.temperature"
 LR = "sampler.optimizer.lr_per_datum"
 LABELS = "posterior.labelled_observations"
+GAMMA = "sampler.step_schedule.gamma"
 # name -> (base overrides, grids (each expanded as a product, in order), metric to maximise)
 SEARCHES: dict[str, tuple[list[str], list[list[str]], str]] = {
     "digits50_sghmc": (
@@ -163,6 +164,13 @@ SEARCHES: dict[str, tuple[list[str], list[list[str]], str]] = {
         [["posterior.labelled_observations=300,1077"], [f"{LABELS}=1077", "posterior.M=4"]],
         "test/bma_accuracy",
     ),
+    # Session 10: a chain twice as long (3,000 iterations, the same 10 snapshots twice as far apart) for
+    # psgld with labels at N and for the ML-GAN, each at its chosen settings.
+    "digits50_long": (
+        [*DIGITS_VAL, "iterations=3000", "posterior.burn_in=1000", "posterior.thin=200"],
+        [["sampler=ml"], ["sampler=psgld", f"{LABELS}=1077"]],
+        "test/bma_accuracy",
+    ),
     # Session 10: the grid's psgld carried the ring's settings unsearched; its final copies (psgld_decay_last)
     # scored 86 % HQ on seeds 0-2, each copy 87-89 %: points jitter around their modes. A colder chain (T)
     # and a faster-decaying step (gamma) both shrink the late noise. Full budget, seed 100, final copies.
@@ -177,7 +185,7 @@ SEARCHES: dict[str, tuple[list[str], list[list[str]], str]] = {
         # T 0.01, gamma 0.55 is the preset: the reference on this seed. The first grid's colder chains and
         # faster decay both scored lower (83.6 / 77.3 % HQ), so T 0.01 with gamma 1 was stopped unfinished and
         # the second grid decays more slowly instead.
-        [[f"{T}=1e-3", "sampler.step_schedule.gamma=0.55,1"], [f"{T}=0.01", "sampler.step_schedule.gamma=0.55,0.33"]],
+        [[f"{T}=1e-3", f"{GAMMA}=0.55,1"], [f"{T}=0.01", f"{GAMMA}=0.55,0.33"]],
         "coverage/modes",
     ),
 }
