@@ -73,6 +73,14 @@ VARIANTS: dict[str, tuple[str, list[str], str]] = {
     # against 0.939 at N_s; the ML-GAN 0.947 at N against 0.961 at N_s. So each method at its better
     # weighting: psgld_labels paired with the plain ml row.
     "psgld_labels": ("psgld", ["posterior.labelled_observations=1437"], "ml"),
+    # Session 10: a slower decay, gamma 0.33 (grid_psgld_decay_last, seed 100: 90.9 % HQ from the final copies
+    # against 85.9 % at gamma 0.55; colder chains and gamma 1 scored lower), and the ML-GAN with that decay.
+    "ml_decay033": ("ml", ["schedule=polynomial", "sampler.step_schedule.gamma=0.33"], "ml"),
+    "psgld_decay033_last": (
+        "psgld",
+        ["schedule=polynomial", "sampler.step_schedule.gamma=0.33", "posterior.bank_size=1"],
+        "ml_decay033",
+    ),
 }
 # Rows that pool a subset of another row's snapshots (bench/derived_rows.py): row -> (source row, its extra
 # bank overrides, newest K, stride S); each is also a variant (the source's overrides plus the extra ones).
