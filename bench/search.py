@@ -161,7 +161,7 @@ SEARCHES: dict[str, tuple[list[str], list[list[str]], str]] = {
     "digits50_psgld_labels": (
         [*DIGITS_VAL, "sampler=psgld"],
         # The second grid adds psgld_m4's 4 chains (digits50_psgld_copies): 0.953 as well.
-        [["posterior.labelled_observations=300,1077"], [f"{LABELS}=1077", "posterior.M=4"]],
+        [[f"{LABELS}=300,1077"], [f"{LABELS}=1077", "posterior.M=4"]],
         "test/bma_accuracy",
     ),
     # Session 10: a chain twice as long (3,000 iterations, the same 10 snapshots twice as far apart) for
