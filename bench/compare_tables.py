@@ -120,6 +120,14 @@ def load(results_dir: Path) -> list[dict[str, Any]]:
     return runs
 
 
+def seeds_by_row(runs: list[dict[str, Any]]) -> set[frozenset[int]]:
+    """The distinct seed sets of the rows: one set when every row ran the same seeds."""
+    by: dict[str, set[int]] = {}
+    for r in runs:
+        by.setdefault(report.field(r, "sampler"), set()).add(r["seed"])
+    return {frozenset(v) for v in by.values()}
+
+
 def tables(runs: list[dict[str, Any]], cases: Sequence[str]) -> str:
     out = []
     for case in cases:
@@ -132,7 +140,8 @@ def tables(runs: list[dict[str, Any]], cases: Sequence[str]) -> str:
         rows = report.summarize(report.with_null_rows(selected), ["sampler", "iterations"], metrics)
         for row in rows:
             row["metrics"] = {LABELS[k]: v for k, v in row["metrics"].items()}
-        out.append(f"\n## {case}: mean ± std over seeds {', '.join(map(str, seeds))}\n")
+        uneven = " (rows with fewer seeds: n)" if len(seeds_by_row(selected)) > 1 else ""
+        out.append(f"\n## {case}: mean ± std over seeds {', '.join(map(str, seeds))}{uneven}\n")
         out.append(report.render(rows))
         diffs = paired_rows(selected, HEADLINE[kind])
         if diffs:

@@ -108,6 +108,9 @@ def test_tables_show_null_row_and_paired_differences_over_shared_seeds() -> None
     runs += [summary("ring_pacgan", "sghmc", s, coverage__modes=m, coverage__high_quality=80.0,
                      coverage__reverse_kl=0.1) for s, m in enumerate([8.0, 8.0])]  # fmt: skip
     text = tables.tables(runs, ["ring_pacgan"])
+    # sghmc ran seeds 0-1 of ml's 0-2: the header says that the rows' n differ.
+    assert "## ring_pacgan: mean ± std over seeds 0, 1, 2 (rows with fewer seeds: n)" in text
+    assert "(rows with fewer seeds" not in tables.tables(runs[:2] + runs[3:], ["ring_pacgan"])
     null_line = next(line for line in text.splitlines() if line.startswith(f"| {tables.report.NULL_ROW}"))
     assert "| 3 |" in null_line and "8 ± 0" in null_line and "7.2 ± 0" in null_line
     # Seeds 0 and 1 are paired: modes 8-6 = 2 and 8-7 = 1 -> mean 1.5, interval [1, 2]; HQ -10 exactly.
