@@ -145,7 +145,10 @@ def tables(runs: list[dict[str, Any]], cases: Sequence[str]) -> str:
         out.append(report.render(rows))
         diffs = paired_rows(selected, HEADLINE[kind])
         if diffs:
-            out.append("\nPaired difference (Bayesian − ML, same seeds), mean [bootstrap 95 % interval]:\n\n")
+            out.append(
+                "\nPaired difference (Bayesian − ML, same seeds), mean [bootstrap 95 % interval] and the"
+                " two-sided p of the exact paired sign-flip test (at least 0.0625 with 5 pairs):\n\n"
+            )
             labels = [LABELS[m] for m in HEADLINE[kind]]
             out.append(report.render_table(["comparison", "pairs", *labels], diffs))
         described = settings_lines(selected)
@@ -201,6 +204,6 @@ def paired_rows(runs: list[dict[str, Any]], metrics: Sequence[str]) -> list[list
             a = [by[(sampler, s)].get(m, math.nan) for s in seeds]
             b = [by[(baseline, s)].get(m, math.nan) for s in seeds]
             mean, lo, hi = report.paired_bootstrap(a, b)
-            cells.append(f"{mean:+.4g} [{lo:+.4g}, {hi:+.4g}]")
+            cells.append(f"{mean:+.4g} [{lo:+.4g}, {hi:+.4g}] p {report.paired_sign_flip_p(a, b):.2g}")
         rows.append([f"{sampler} − {baseline}", str(len(seeds)), *cells])
     return rows

@@ -54,7 +54,7 @@ def test_variant_rows_run_only_when_named_and_pair_with_their_own_baseline() -> 
                                ("ml", 1, 20.0), ("ml_decay", 1, 60.0), ("psgld_decay", 1, 80.0)]
     ]  # fmt: skip
     (row,) = tables.paired_rows(runs, ["coverage/high_quality"])
-    assert row[:3] == ["psgld_decay − ml_decay", "2", "+25 [+20, +30]"]  # (30 + 20) / 2, not against ml
+    assert row[:3] == ["psgld_decay − ml_decay", "2", "+25 [+20, +30] p 0.5"]  # (30 + 20) / 2, not against ml
 
 
 def test_existing_summaries_are_skipped(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -116,7 +116,8 @@ def test_tables_show_null_row_and_paired_differences_over_shared_seeds() -> None
     # Seeds 0 and 1 are paired: modes 8-6 = 2 and 8-7 = 1 -> mean 1.5, interval [1, 2]; HQ -10 exactly.
     diff_line = next(line for line in text.splitlines() if line.startswith("| sghmc − ml"))
     cells = [c.strip() for c in diff_line.strip("|").split("|")]
-    assert cells[1:4] == ["2", "+1.5 [+1, +2]", "-10 [-10, -10]"]
+    # Sign flips of (2, 1): means ±1.5, ±0.5, so p = P(|mean| >= 1.5) = 2/4; of (-10, -10) likewise.
+    assert cells[1:4] == ["2", "+1.5 [+1, +2] p 0.5", "-10 [-10, -10] p 0.5"]
     assert not math.isnan(float(cells[4].split()[0]))
 
 

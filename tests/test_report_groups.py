@@ -136,6 +136,17 @@ def test_group_by_any_config_key_and_pool(tmp_path: Path, capsys: pytest.Capture
     assert "did you mean posterior.J_g?" in err[0]
 
 
+def test_paired_sign_flip_p_hand_computed() -> None:
+    # Differences (1, -1, 2): of the 8 sign patterns, sums 4, 0, 2, -2, 2, -2, 0, -4; |sum| >= 2 in 6 of 8.
+    assert report.paired_sign_flip_p([1.0, -1.0, 2.0], [0.0, 0.0, 0.0]) == pytest.approx(0.75)
+    # Five pairs all the same way: only the two all-equal patterns are as extreme, 2/32.
+    assert report.paired_sign_flip_p([0.9, 0.8, 0.7, 0.95, 0.85], [0.5] * 5) == pytest.approx(0.0625)
+    assert report.paired_sign_flip_p([0.5, 0.5], [0.5, 0.5]) == 1.0
+    assert math.isnan(report.paired_sign_flip_p([1.0, math.nan], [0.0, 0.0]))
+    with pytest.raises(ValueError, match="equally long"):
+        report.paired_sign_flip_p([1.0], [1.0, 2.0])
+
+
 def test_unpaired_bootstrap_hand_computed() -> None:
     # a resampled: mean 1, 2, 3 with P 1/4, 1/2, 1/4; b fixed at 0 -> interval [1, 3] around 2.
     assert report.unpaired_bootstrap([1.0, 3.0], [0.0]) == (2.0, 1.0, 3.0)

@@ -11,7 +11,13 @@ functions re-exported here are used by ``bench/compare.py`` and the tests.
 """
 
 from bayesgan.report import cli
-from bayesgan.report.baseline import differences, paired_bootstrap, parse_baseline, unpaired_bootstrap
+from bayesgan.report.baseline import (
+    differences,
+    paired_bootstrap,
+    paired_sign_flip_p,
+    parse_baseline,
+    unpaired_bootstrap,
+)
 from bayesgan.report.cli import DEFAULT_ROOT, EXTRA_VIEWS, main
 from bayesgan.report.grouping import (
     CONTEXT,
@@ -51,6 +57,7 @@ __all__ = [
     "group_keys",
     "main",
     "paired_bootstrap",
+    "paired_sign_flip_p",
     "parse_baseline",
     "render",
     "render_differences",
