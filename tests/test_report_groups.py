@@ -168,8 +168,9 @@ def test_baseline_differences_paired_by_seed_else_unpaired(tmp_path: Path, capsy
     diff_table = out.split("Difference to the baseline sampler=ml")[1]
     lines = {line.split("|")[3].strip(): [c.strip() for c in line.split("|")[4:6]] for line in
              diff_table.splitlines() if line.startswith("| ring")}  # fmt: skip
-    # Paired differences 0.1 and 0.3: resampled means 0.1, 0.2, 0.3 (P 1/4, 1/2, 1/4) -> [0.1, 0.3].
-    assert lines["sghmc"] == ["paired, 2 seeds", "+0.2 [+0.1, +0.3]"]
+    # Paired differences 0.1 and 0.3: resampled means 0.1, 0.2, 0.3 (P 1/4, 1/2, 1/4) -> [0.1, 0.3];
+    # their sign flips give means ±0.2, ±0.1, so p = P(|mean| >= 0.2) = 2/4.
+    assert lines["sghmc"] == ["paired, 2 seeds", "+0.2 [+0.1, +0.3] p 0.5"]
     # Unpaired: sgld mean 2 (resampled 1, 2, 3) minus a constant 0.5 -> 1.5 [0.5, 2.5].
     assert lines["sgld"] == ["unpaired, 2 vs 2", "+1.5 [+0.5, +2.5]"]
     assert "ml" not in lines  # the baseline is not compared with itself
@@ -178,6 +179,7 @@ def test_baseline_differences_paired_by_seed_else_unpaired(tmp_path: Path, capsy
     table = {r["sampler"]: r for r in csv.DictReader(io.StringIO(capsys.readouterr().out))}
     assert float(table["sghmc"]["acc_diff"]) == pytest.approx(0.2) and table["ml"]["acc_diff"] == ""
     assert (float(table["sgld"]["acc_lo"]), float(table["sgld"]["acc_hi"])) == (0.5, 2.5)
+    assert float(table["sghmc"]["acc_p"]) == pytest.approx(0.5) and math.isnan(float(table["sgld"]["acc_p"]))
 
     assert report.main([str(tmp_path), "--baseline", "sampler=adam", "--no-figures"]) == 2
     err = capsys.readouterr().err.strip().splitlines()

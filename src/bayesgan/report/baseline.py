@@ -113,16 +113,17 @@ def _by_seed(runs: Sequence[dict[str, Any]]) -> dict[Any, dict[str, Any]] | None
 
 def difference(
     row: dict[str, Any], base: dict[str, Any], metrics: Sequence[str]
-) -> tuple[str, dict[str, tuple[float, float, float] | None]]:
-    """(how the runs were compared, ``{metric: (mean difference, lo, hi) or None}``) of ``row`` − ``base``.
+) -> tuple[str, dict[str, tuple[float, float, float, float] | None]]:
+    """(how the runs were compared, ``{metric: (mean difference, lo, hi, p) or None}``) of ``row`` − ``base``.
 
     Paired over the common seeds when at least two seeds are common to both groups (and each seed occurs
-    once per group); otherwise unpaired over all runs. A metric that too few runs have is None."""
+    once per group), with the sign-flip test's p; otherwise unpaired over all runs, p NaN (no test). A
+    metric that too few runs have is None."""
     mine, theirs = _by_seed(row["runs"]), _by_seed(base["runs"])
     common = sorted(set(mine) & set(theirs), key=str) if mine is not None and theirs is not None else []
     paired = len(common) >= 2
     how = f"paired, {len(common)} seeds" if paired else f"unpaired, {len(row['runs'])} vs {len(base['runs'])}"
-    out: dict[str, tuple[float, float, float] | None] = {}
+    out: dict[str, tuple[float, float, float, float] | None] = {}
     for metric in metrics:
         if paired:
             pairs = [
@@ -130,11 +131,15 @@ def difference(
                 for s in common
             ]
             pairs = [(x, y) for x, y in pairs if x is not None and y is not None]
-            out[metric] = paired_bootstrap(*zip(*pairs, strict=True)) if pairs else None  # type: ignore[arg-type]
+            if pairs:
+                a, b = zip(*pairs, strict=True)
+                out[metric] = (*paired_bootstrap(a, b), paired_sign_flip_p(a, b))
+            else:
+                out[metric] = None
         else:
             a = [v for v in (as_float(r["metrics"].get(metric)) for r in row["runs"]) if v is not None]
             b = [v for v in (as_float(r["metrics"].get(metric)) for r in base["runs"]) if v is not None]
-            out[metric] = unpaired_bootstrap(a, b) if a and b else None
+            out[metric] = (*unpaired_bootstrap(a, b), math.nan) if a and b else None
     return how, out
 
 

@@ -73,7 +73,8 @@ def parser() -> argparse.ArgumentParser:
                    help="comma-separated metric keys (default: all found, except loss/*)")  # fmt: skip
     p.add_argument("--baseline", default=None, metavar="KEY=VALUE[,...]",
                    help="a group to compare every other group with, e.g. sampler=ml: differences with 95 %% "
-                        "bootstrap intervals, paired by seed where seeds match")  # fmt: skip
+                        "bootstrap intervals, paired by seed where seeds match (then with a "
+                        "sign-flip test's p)")  # fmt: skip
     p.add_argument("--format", choices=("markdown", "csv", "html"), default="markdown")
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help="where figures and report.html go (default: <first ROOT>/report)")  # fmt: skip

@@ -58,14 +58,16 @@ def runs_cell(row: dict[str, Any]) -> str:
     return f"{row['n']} ({row['diverged']} diverged)" if row["diverged"] else str(row["n"])
 
 
-def diff_cell(value: tuple[float, float, float] | None) -> str:
-    """``+0.05 [+0.01, +0.09]``; a single-valued interval (one pair or one run each) shows no interval."""
+def diff_cell(value: tuple[float, float, float, float] | None) -> str:
+    """``+0.05 [+0.01, +0.09] p 0.06``; a single-valued interval (one pair or one run each) shows no
+    interval, an unpaired difference (p NaN) no p."""
     if value is None:
         return MISSING
-    mean, lo, hi = value
+    mean, lo, hi, p = value
     if math.isnan(mean):
         return "nan"
-    return f"{mean:+.4g}" if lo == hi == mean else f"{mean:+.4g} [{lo:+.4g}, {hi:+.4g}]"
+    text = f"{mean:+.4g}" if lo == hi == mean else f"{mean:+.4g} [{lo:+.4g}, {hi:+.4g}]"
+    return text if math.isnan(p) else f"{text} p {p:.2g}"
 
 
 def _csv_number(stats: dict[str, float | int], key: str) -> str:
@@ -88,7 +90,9 @@ def render(
         by_row = {id(d["row"]): d for d in diffs or []}
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
-        extra = ["vs_baseline", *(f"{m}_{s}" for m in names for s in ("diff", "lo", "hi"))] if diffs else []
+        extra = (
+            ["vs_baseline", *(f"{m}_{s}" for m in names for s in ("diff", "lo", "hi", "p"))] if diffs else []
+        )
         writer.writerow(
             [*group_cols, "n", "diverged", *(f"{m}_{s}" for m in names for s in ("mean", "std")), *extra]
         )
@@ -99,7 +103,7 @@ def render(
                 cells.append(found["how"] if found else "")
                 for m in names:
                     value = found["diff"].get(m) if found else None
-                    cells += [repr(v) for v in value] if value else ["", "", ""]
+                    cells += [repr(v) for v in value] if value else ["", "", "", ""]
             writer.writerow([*row["group"].values(), row["n"], row["diverged"], *cells])
         return out.getvalue()
     if fmt != "markdown":
@@ -139,7 +143,7 @@ def render_differences(diffs: Sequence[dict[str, Any]], metrics: Sequence[str], 
     title = ", ".join(f"{k}={v}" for k, v in spec.items())
     return (
         f"\nDifference to the baseline {title} (mean [95 % bootstrap interval]; paired over common seeds "
-        "where at least two are shared, else unpaired):\n\n"
+        "where at least two are shared, with the exact sign-flip test's two-sided p, else unpaired):\n\n"
         + render_table(header, body, numeric=len(header) - len(metrics) - 1)
     )
 
