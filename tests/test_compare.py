@@ -116,8 +116,9 @@ def test_tables_show_null_row_and_paired_differences_over_shared_seeds() -> None
     # Seeds 0 and 1 are paired: modes 8-6 = 2 and 8-7 = 1 -> mean 1.5, interval [1, 2]; HQ -10 exactly.
     diff_line = next(line for line in text.splitlines() if line.startswith("| sghmc − ml"))
     cells = [c.strip() for c in diff_line.strip("|").split("|")]
-    # Sign flips of (2, 1): means ±1.5, ±0.5, so p = P(|mean| >= 1.5) = 2/4; of (-10, -10) likewise.
-    assert cells[1:4] == ["2", "+1.5 [+1, +2] p 0.5", "-10 [-10, -10] p 0.5"]
+    # Sign flips of (2, 1): means ±1.5, ±0.5, so p = P(|mean| >= 1.5) = 2/4; of (-10, -10) likewise (a
+    # difference without spread shows no interval, as in bayesgan-report).
+    assert cells[1:4] == ["2", "+1.5 [+1, +2] p 0.5", "-10 p 0.5"]
     assert not math.isnan(float(cells[4].split()[0]))
 
 
